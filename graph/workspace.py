@@ -1,0 +1,228 @@
+"""The workspace directory: versioned, validated Parquet tables and the run ledger.
+
+Layout::
+
+    <root>/tables/<name>.parquet     contract tables (graph.contracts)
+    <root>/quarantine/               per-run CSVs of rejected records (also the `quarantine` table)
+    <root>/graph/                    embedded graph versions and the CURRENT pointer
+    <root>/exports/                  target lists
+    <root>/review/decisions.csv      review decisions, applied before anything automatic
+    <root>/runs.jsonl                one JSON line per stage run
+
+Writes go to a temporary file in the same directory and are renamed into place, so a
+reader never sees a half-written table, even if the writer is killed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from graph.contracts import CONTRACTS, QUARANTINE, Contract
+
+_META_TABLE = b"patentgraph.table"
+_META_VERSION = b"patentgraph.schema_version"
+_META_RUN = b"patentgraph.run_id"
+
+
+class ContractError(ValueError):
+    """A table does not satisfy its contract; the message names table, column and row."""
+
+
+def new_run_id(stage: str) -> str:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{stage}-{uuid.uuid4().hex[:6]}"
+
+
+def conform(contract: Contract, data: pa.Table | pd.DataFrame) -> pa.Table:
+    """Return `data` cast to the contract's schema, or raise ContractError saying why not."""
+    if isinstance(data, pd.DataFrame):
+        missing = [f.name for f in contract.schema if f.name not in data.columns]
+        if missing:
+            raise ContractError(f"table {contract.name!r}: missing columns {missing}")
+        frame = data[[f.name for f in contract.schema]]
+        try:
+            table = pa.Table.from_pandas(frame, schema=_nullable(contract.schema), preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+            raise ContractError(f"table {contract.name!r}: {_locate_bad_column(contract, frame)}: {exc}") from exc
+    else:
+        missing = [f.name for f in contract.schema if f.name not in data.column_names]
+        if missing:
+            raise ContractError(f"table {contract.name!r}: missing columns {missing}")
+        table = data.select([f.name for f in contract.schema])
+        try:
+            table = table.cast(_nullable(contract.schema))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            raise ContractError(f"table {contract.name!r}: {exc}") from exc
+    _check_values(contract, table)
+    return table.cast(contract.schema).replace_schema_metadata(None)
+
+
+def _nullable(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([f.with_nullable(True) for f in schema])
+
+
+def _locate_bad_column(contract: Contract, frame: pd.DataFrame) -> str:
+    for fld in contract.schema:
+        try:
+            pa.array(frame[fld.name], type=fld.type, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+            return f"column {fld.name!r} cannot be read as {fld.type}"
+    return "a column cannot be converted"
+
+
+def _check_values(contract: Contract, table: pa.Table) -> None:
+    for name in contract.required:
+        column = table.column(name)
+        if column.null_count:
+            row = pc.index(pc.is_null(column), True).as_py()
+            raise ContractError(f"table {contract.name!r}: required column {name!r} is empty at row {row}")
+    for name, allowed in contract.enums.items():
+        column = table.column(name)
+        bad = pc.and_(pc.is_valid(column), pc.invert(pc.is_in(column, value_set=pa.array(allowed))))
+        if pc.any(bad).as_py():
+            row = pc.index(bad, True).as_py()
+            raise ContractError(
+                f"table {contract.name!r}: column {name!r} has {column[row].as_py()!r} at row {row};"
+                f" allowed: {', '.join(allowed)}"
+            )
+
+
+class Workspace:
+    """A workspace directory. Cheap to construct; creates its folders on first write."""
+
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root).resolve()
+
+    tables_dir = property(lambda self: self.root / "tables")
+    quarantine_dir = property(lambda self: self.root / "quarantine")
+    graph_dir = property(lambda self: self.root / "graph")
+    exports_dir = property(lambda self: self.root / "exports")
+    decisions_path = property(lambda self: self.root / "review" / "decisions.csv")
+    ledger_path = property(lambda self: self.root / "runs.jsonl")
+
+    def table_path(self, name: str) -> Path:
+        _contract(name)
+        return self.tables_dir / f"{name}.parquet"
+
+    def has(self, name: str) -> bool:
+        return self.table_path(name).exists()
+
+    def write(self, name: str, data: pa.Table | pd.DataFrame, run_id: str) -> pa.Table:
+        """Validate and atomically replace table `name`. Returns the conformed table."""
+        contract = _contract(name)
+        table = conform(contract, data)
+        table = table.replace_schema_metadata(
+            {_META_TABLE: name.encode(), _META_VERSION: str(contract.version).encode(), _META_RUN: run_id.encode()}
+        )
+        path = self.table_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            pq.write_table(table, tmp, compression="zstd")
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return table
+
+    def read(self, name: str, columns: list[str] | None = None) -> pa.Table:
+        """Read table `name`, checking it was written under this schema version."""
+        contract = _contract(name)
+        path = self.table_path(name)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: table {name!r} is not in the workspace yet; run the stage that writes it")
+        meta = pq.read_schema(path).metadata or {}
+        version = meta.get(_META_VERSION, b"?").decode()
+        if meta.get(_META_TABLE) != name.encode() or version != str(contract.version):
+            raise ContractError(
+                f"{path}: written as {meta.get(_META_TABLE, b'?').decode()} v{version}, this version of patentgraph"
+                f" reads {name} v{contract.version}; rebuild it with the stage that writes it"
+            )
+        table = pq.read_table(path, columns=columns)
+        if columns is None:
+            table = conform(contract, table)
+        return table
+
+    def read_df(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        return self.read(name, columns).to_pandas()
+
+    def run_id_of(self, name: str) -> str | None:
+        meta = pq.read_schema(self.table_path(name)).metadata or {}
+        return meta.get(_META_RUN, b"").decode() or None
+
+    def record_run(self, run_id: str, stage: str, counts: dict, seconds: float, **extra) -> None:
+        """Append one line to the run ledger (the Runs page and `refresh` read it)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        entry = {
+            "run_id": run_id,
+            "stage": stage,
+            "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "seconds": round(seconds, 3),
+            "counts": counts,
+            **extra,
+        }
+        with open(self.ledger_path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+
+    def runs(self) -> list[dict]:
+        if not self.ledger_path.exists():
+            return []
+        with open(self.ledger_path, encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+
+
+class Quarantine:
+    """Collects rejected records for one stage run; written as a table and a readable CSV."""
+
+    def __init__(self, stage: str):
+        self.stage = stage
+        self.rows: list[dict] = []
+
+    def add(self, source_file: str, position: int, field: str, reason: str, raw: object = None) -> None:
+        text = None if raw is None else str(raw)[:2000]
+        self.rows.append(
+            {"stage": self.stage, "source_file": str(source_file), "position": int(position), "field": field,
+             "reason": reason, "raw": text}
+        )
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def count_for(self, source_file: str) -> int:
+        return sum(1 for row in self.rows if row["source_file"] == str(source_file))
+
+    def save(self, workspace: Workspace, run_id: str) -> Path | None:
+        """Merge into the workspace `quarantine` table (replacing this stage's rows) and write a CSV."""
+        frame = pd.DataFrame(self.rows, columns=[f.name for f in QUARANTINE.schema])
+        if workspace.has("quarantine"):
+            earlier = workspace.read_df("quarantine")
+            frame = pd.concat([earlier[earlier["stage"] != self.stage], frame], ignore_index=True)
+        workspace.write("quarantine", frame, run_id)
+        if not self.rows:
+            return None
+        workspace.quarantine_dir.mkdir(parents=True, exist_ok=True)
+        path = workspace.quarantine_dir / f"{run_id}.csv"
+        pd.DataFrame(self.rows).to_csv(path, index=False, encoding="utf-8-sig")
+        return path
+
+
+def _contract(name: str) -> Contract:
+    try:
+        return CONTRACTS[name]
+    except KeyError:
+        raise ContractError(f"no workspace table called {name!r}; known: {', '.join(CONTRACTS)}") from None
+
+
+def empty(name: str) -> pd.DataFrame:
+    """An empty frame with the contract's columns (for stages with nothing to write)."""
+    return _contract(name).schema.empty_table().to_pandas()
