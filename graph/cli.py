@@ -1,0 +1,252 @@
+"""`patentgraph`: one command per stage, plus `demo` (everything, then the UI).
+
+Each command prints a short summary: counts in / out / quarantined and the time taken.
+Bad input exits with code 2 and a one-line reason; other failures exit with code 1.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from graph import pipeline
+from graph.config import Settings, load_settings
+from graph.workspace import ContractError, Workspace
+
+app = typer.Typer(
+    name="patentgraph",
+    help="Tech-enterprise patent graph: ingest → match → classify → rank → load → explore.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+EXIT_BAD_INPUT = 2
+
+
+class _State:
+    settings: Settings
+    workspace: Workspace
+
+
+state = _State()
+
+
+@app.callback()
+def _main(
+    workspace: Annotated[Path | None, typer.Option(help="Workspace directory (default ./workspace)")] = None,
+    config: Annotated[Path | None, typer.Option(help="Settings file (default ./patentgraph.toml)")] = None,
+) -> None:
+    try:
+        state.settings = load_settings(config, workspace)
+    except (OSError, ValueError) as exc:
+        _fail_bad_input(str(exc))
+    state.workspace = Workspace(state.settings.workspace)
+
+
+def _fail_bad_input(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _show(result: pipeline.StageResult) -> None:
+    counts = pipeline.report_counts(result.report)
+    shown = ", ".join(f"{key}={value}" for key, value in counts.items() if key != "seconds")
+    console.print(f"[bold green]✓ {result.stage}[/bold green] {shown} [dim]({result.seconds:.1f}s, run {result.run_id})[/dim]")
+    per_file = getattr(result.report, "per_file", None)
+    if per_file:
+        table = Table("file", "format", "encoding", "read", "written", "quarantined", box=None, pad_edge=False)
+        for item in per_file:
+            table.add_row(
+                Path(str(item.path)).name, str(item.format), str(getattr(item, "encoding", "")),
+                str(item.read), str(item.written), str(item.quarantined),
+            )
+        console.print(table)
+    quarantine = getattr(result.report, "quarantine_path", None)
+    if quarantine:
+        console.print(f"  quarantined records: {quarantine}")
+
+
+def _guard(work):
+    """Run `work()`, turning bad-input errors into one clear line and exit code 2."""
+    try:
+        return work()
+    except (ContractError, FileNotFoundError, ValueError) as exc:
+        _fail_bad_input(str(exc))
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Folder for the generated input files")] = Path("demo-data"),
+    patents: Annotated[int, typer.Option(min=10, help="Number of patents")] = 3000,
+    firms: Annotated[int, typer.Option(min=10, help="Number of registered firms")] = 800,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files)")] = 7,
+) -> None:
+    """Write a synthetic demo dataset in the vendor formats `ingest` reads (plus labels)."""
+    from ingest import generate as generate_dataset
+
+    start = time.perf_counter()
+    dataset = generate_dataset(out, n_patents=patents, n_firms=firms, seed=seed)
+    console.print(f"[bold green]✓ generate[/bold green] {patents} patents, {firms} firms → {out} "
+                  f"[dim]({time.perf_counter() - start:.1f}s)[/dim]")
+    for path in [*dataset.patent_files, *dataset.firm_files, dataset.labels]:
+        console.print(f"  {path}")
+
+
+@app.command()
+def ingest(
+    patents: Annotated[list[Path] | None, typer.Option(help="Patent export files or folders")] = None,
+    firms: Annotated[list[Path] | None, typer.Option(help="Firm registry files or folders")] = None,
+    format: Annotated[str | None, typer.Option(help="Force an input format instead of detecting it")] = None,
+) -> None:
+    """Parse patent exports and firm registries into the workspace (bad records → quarantine)."""
+    if not patents and not firms:
+        _fail_bad_input("give --patents and/or --firms")
+    for result in _guard(lambda: pipeline.ingest(state.workspace, patents or [], firms or [], format)):
+        _show(result)
+
+
+@app.command()
+def match() -> None:
+    """Resolve every applicant to an operating firm (review decisions are applied first)."""
+    _show(_guard(lambda: pipeline.match(state.workspace)))
+
+
+@app.command("evaluate-matching")
+def evaluate_matching(labels: Annotated[Path, typer.Option(help="CSV: applicant_name,address,expected_firm_id")]) -> None:
+    """Precision, recall and F1 of the current matches against a labelled file."""
+    from matching import evaluate_matching as evaluate
+
+    result = _guard(lambda: evaluate(state.workspace, labels))
+    typer.echo(str(result))
+
+
+@app.command()
+def classify(chains: Annotated[Path | None, typer.Option(help="Folder of chain YAML files")] = None) -> None:
+    """Assign patents to chain nodes by each node's search expression."""
+    _show(_guard(lambda: pipeline.classify(state.workspace, chains)))
+
+
+@app.command()
+def rank() -> None:
+    """Score and rank the operating firms of every chain node."""
+    _show(_guard(lambda: pipeline.rank(state.workspace)))
+
+
+@app.command()
+def load(backend: Annotated[str | None, typer.Option(help="ladybug (embedded, default) or neo4j")] = None) -> None:
+    """Build the graph from the workspace tables (embedded: a new version, switched in atomically)."""
+    if backend:
+        state.settings.backend = backend
+    _show(_guard(lambda: pipeline.load(state.workspace, state.settings)))
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option(help="Output file (.csv or .xlsx)")],
+    chain: Annotated[str | None, typer.Option(help="Chain id")] = None,
+    node: Annotated[str | None, typer.Option(help="Node id")] = None,
+) -> None:
+    """Write a target list of ranked operating firms for marketers."""
+    from graph.export import write_targets
+
+    path, rows = _guard(lambda: write_targets(state.workspace, out, chain, node))
+    console.print(f"[bold green]✓ export[/bold green] {rows} firms → {path}")
+
+
+@app.command()
+def cypher(
+    query: Annotated[str | None, typer.Argument(help="A read-only Cypher query")] = None,
+    param: Annotated[list[str] | None, typer.Option(help="Query parameter k=v (value parsed as JSON if it can be)")] = None,
+    saved: Annotated[str | None, typer.Option(help="Run a saved catalog query by name")] = None,
+    output: Annotated[str, typer.Option(help="table, csv or json")] = "table",
+    list_saved: Annotated[bool, typer.Option("--list", help="List the saved catalog queries")] = False,
+) -> None:
+    """Run read-only Cypher against the graph (timeout and row cap from the settings)."""
+    from graph.catalog import get_query, list_queries
+    from graph.cypher import run_cypher_with_settings
+
+    if list_saved:
+        for item in list_queries():
+            typer.echo(f"{item.name}: {item.description}")
+        return
+    if saved:
+        query = _guard(lambda: get_query(saved)).text
+    if not query:
+        _fail_bad_input("give a query or --saved NAME")
+    params = dict(_parse_param(item) for item in param or [])
+    result = _guard(lambda: run_cypher_with_settings(query, params, state.settings))
+    typer.echo(result.render(output))
+    if result.truncated:
+        console.print(f"[yellow]result truncated at the row cap ({state.settings.row_cap} rows)[/yellow]")
+
+
+def _parse_param(item: str) -> tuple[str, object]:
+    if "=" not in item:
+        _fail_bad_input(f"--param {item!r}: expected name=value")
+    key, raw = item.split("=", 1)
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind; 127.0.0.1 keeps the UI on this machine")] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8050,
+) -> None:
+    """Serve the Dash explorer over the workspace."""
+    from dash_app import serve as serve_app
+
+    console.print(f"patentgraph UI on http://{host}:{port}/  (Ctrl+C to stop)")
+    serve_app(state.workspace.root, host=host, port=port)
+
+
+@app.command()
+def refresh(
+    patents: Annotated[list[Path] | None, typer.Option(help="New patent files or folders")] = None,
+    firms: Annotated[list[Path] | None, typer.Option(help="Registry update files or folders")] = None,
+) -> None:
+    """Take in new inputs and rebuild matches, nodes, rankings and a new graph version.
+
+    Files already ingested (same content hash) are skipped. Matching, classification and
+    ranking are recomputed in full; the graph reader switches to the new version atomically.
+    """
+    for result in _guard(lambda: pipeline.build_all(state.workspace, state.settings, patents or [], firms or [])):
+        _show(result)
+
+
+@app.command()
+def demo(
+    patents: Annotated[int, typer.Option(min=10, help="Demo patents to generate")] = 3000,
+    firms: Annotated[int, typer.Option(min=10, help="Demo firms to generate")] = 800,
+    seed: Annotated[int, typer.Option()] = 7,
+    serve_ui: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the UI after the build")] = True,
+    port: Annotated[int, typer.Option()] = 8050,
+) -> None:
+    """Generate demo data, run every stage into the embedded graph, then serve the UI."""
+    from ingest import generate as generate_dataset
+
+    workspace = state.workspace
+    data_dir = workspace.root / "demo-input"
+    start = time.perf_counter()
+    dataset = generate_dataset(data_dir, n_patents=patents, n_firms=firms, seed=seed)
+    console.print(f"[bold green]✓ generate[/bold green] {patents} patents, {firms} firms (synthetic) → {data_dir}")
+    state.settings.backend = "ladybug"
+    _guard(lambda: pipeline.build_all(workspace, state.settings, dataset.patent_files, dataset.firm_files, _show))
+    from matching import evaluate_matching as evaluate
+
+    console.print(str(evaluate(workspace, dataset.labels)))
+    from graph.export import write_targets
+
+    path, rows = write_targets(workspace, workspace.exports_dir / "demo-targets.csv")
+    console.print(f"[bold green]✓ export[/bold green] {rows} ranked firms → {path}")
+    console.print(f"[bold]demo built in {time.perf_counter() - start:.1f}s[/bold] (workspace {workspace.root})")
+    if serve_ui:
+        serve(host="127.0.0.1", port=port)

@@ -1,0 +1,102 @@
+"""The workspace contracts: validation on write and read, atomic replacement, versions, docs."""
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from graph.contracts import CONTRACTS
+from graph.workspace import ContractError, Quarantine, Workspace, empty
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _links(**overrides) -> pd.DataFrame:
+    data = {"chain_id": ["ai", "ai"], "from_node": ["ai.chips", "ai.models"], "to_node": ["ai.models", "ai.apps"]}
+    data.update(overrides)
+    return pd.DataFrame(data)
+
+
+def test_round_trip_keeps_rows_and_records_the_run(tmp_path):
+    ws = Workspace(tmp_path)
+    ws.write("supply_links", _links(), "run-1")
+    assert ws.read_df("supply_links").to_dict("records") == _links().to_dict("records")
+    assert ws.run_id_of("supply_links") == "run-1"
+
+
+def test_missing_required_value_names_table_column_and_row(tmp_path):
+    with pytest.raises(ContractError, match=r"'supply_links'.*'from_node'.*row 1"):
+        Workspace(tmp_path).write("supply_links", _links(from_node=["ai.chips", None]), "r")
+
+
+def test_enum_value_outside_contract_is_refused(tmp_path):
+    frame = empty("matches")
+    frame.loc[0] = ["a1", "f1", 0.9, "maybe", "direct", "{}", "m1"]
+    with pytest.raises(ContractError, match=r"'decision' has 'maybe' at row 0"):
+        Workspace(tmp_path).write("matches", frame, "r")
+
+
+def test_missing_column_is_refused(tmp_path):
+    with pytest.raises(ContractError, match="missing columns"):
+        Workspace(tmp_path).write("supply_links", _links().drop(columns=["to_node"]), "r")
+
+
+def test_table_from_another_schema_version_is_refused_on_read(tmp_path):
+    ws = Workspace(tmp_path)
+    ws.write("supply_links", _links(), "r")
+    path = ws.table_path("supply_links")
+    table = pq.read_table(path)
+    meta = dict(table.schema.metadata)
+    meta[b"patentgraph.schema_version"] = b"0"
+    pq.write_table(table.replace_schema_metadata(meta), path)
+    with pytest.raises(ContractError, match=r"supply_links v0.*reads supply_links v1"):
+        ws.read("supply_links")
+
+
+def test_failed_write_leaves_previous_table_intact(tmp_path):
+    ws = Workspace(tmp_path)
+    ws.write("supply_links", _links(), "good")
+    with pytest.raises(ContractError):
+        ws.write("supply_links", _links(to_node=[None, "x"]), "bad")
+    assert ws.run_id_of("supply_links") == "good"
+    assert len(ws.read_df("supply_links")) == 2
+    assert not list(ws.tables_dir.glob(".*tmp")), "no temporary file is left behind"
+
+
+def test_arrow_tables_are_cast_to_the_contract(tmp_path):
+    table = pa.table({"chain_id": ["ai"], "from_node": ["a"], "to_node": ["b"], "extra": [1]})
+    written = Workspace(tmp_path).write("supply_links", table, "r")
+    assert written.column_names == ["chain_id", "from_node", "to_node"]
+
+
+def test_quarantine_replaces_only_its_own_stage(tmp_path):
+    ws = Workspace(tmp_path)
+    first = Quarantine("ingest-patents")
+    first.add("a.csv", 3, "申请日", "impossible date 2021-02-30", "row text")
+    first.save(ws, "r1")
+    other = Quarantine("ingest-firms")
+    other.add("f.xlsx", 9, "统一社会信用代码", "bad check digit")
+    csv_path = other.save(ws, "r2")
+    again = Quarantine("ingest-patents")
+    again.save(ws, "r3")
+    table = ws.read_df("quarantine")
+    assert table["stage"].tolist() == ["ingest-firms"]
+    assert pd.read_csv(csv_path, encoding="utf-8-sig")["field"].tolist() == ["统一社会信用代码"]
+
+
+def test_run_ledger_appends(tmp_path):
+    ws = Workspace(tmp_path)
+    ws.record_run("r1", "match", {"applicants": 3}, 0.5)
+    ws.record_run("r2", "rank", {"rows": 2}, 0.1)
+    assert [run["stage"] for run in ws.runs()] == ["match", "rank"]
+
+
+def test_contracts_page_documents_every_table_and_column():
+    page = (ROOT / "docs" / "contracts.md").read_text(encoding="utf-8")
+    for name, contract in CONTRACTS.items():
+        assert re.search(rf"^### {name}\b", page, re.M), f"docs/contracts.md lacks a section for {name}"
+        for field in contract.schema:
+            assert field.name in page, f"docs/contracts.md does not mention {name}.{field.name}"
