@@ -162,28 +162,42 @@ def export(
 @app.command()
 def cypher(
     query: Annotated[str | None, typer.Argument(help="A read-only Cypher query")] = None,
-    param: Annotated[list[str] | None, typer.Option(help="Query parameter k=v (value parsed as JSON if it can be)")] = None,
+    param: Annotated[list[str] | None, typer.Option(help="Query parameter name=value (JSON values allowed)")] = None,
     saved: Annotated[str | None, typer.Option(help="Run a saved catalog query by name")] = None,
     output: Annotated[str, typer.Option(help="table, csv or json")] = "table",
     list_saved: Annotated[bool, typer.Option("--list", help="List the saved catalog queries")] = False,
 ) -> None:
     """Run read-only Cypher against the graph (timeout and row cap from the settings)."""
     from graph.catalog import get_query, list_queries
-    from graph.cypher import run_cypher_with_settings
+    from graph.cypher import CypherError, run_cypher, to_csv, to_json, to_rich_table
+    from graph.load import open_reader
 
     if list_saved:
         for item in list_queries():
-            typer.echo(f"{item.name}: {item.description}")
+            names = ", ".join(f"{p.name}: {p.type}" for p in item.params)
+            typer.echo(f"{item.name}({names}) — {item.description}")
         return
+    if output not in ("table", "csv", "json"):
+        _fail_bad_input(f"--output must be table, csv or json, not {output!r}")
+    params = dict(_parse_param(item) for item in param or [])
     if saved:
-        query = _guard(lambda: get_query(saved)).text
+        entry = _guard(lambda: get_query(saved))
+        query, params = entry.cypher, _guard(lambda: entry.bind(params))
     if not query:
         _fail_bad_input("give a query or --saved NAME")
-    params = dict(_parse_param(item) for item in param or [])
-    result = _guard(lambda: run_cypher_with_settings(query, params, state.settings))
-    typer.echo(result.render(output))
+    settings = state.settings
+    try:
+        with _guard(lambda: open_reader(settings if settings.backend == "neo4j" else state.workspace)) as reader:
+            result = run_cypher(query, params, backend=reader, timeout_s=settings.query_timeout_s,
+                                row_cap=settings.row_cap)
+    except CypherError as exc:
+        _fail_bad_input(str(exc))
+    if output == "table":
+        Console().print(to_rich_table(result))
+    else:
+        typer.echo(to_csv(result) if output == "csv" else to_json(result))
     if result.truncated:
-        console.print(f"[yellow]result truncated at the row cap ({state.settings.row_cap} rows)[/yellow]")
+        console.print(f"[yellow]result truncated at the row cap ({settings.row_cap} rows)[/yellow]")
 
 
 def _parse_param(item: str) -> tuple[str, object]:

@@ -37,6 +37,8 @@ def run_stage(workspace: Workspace, stage: str, work: Callable[[str], Any], **le
 
 def report_counts(report: Any) -> dict:
     """The scalar fields of a stage report (what the ledger and the CLI summary show)."""
+    if callable(getattr(report, "counts", None)):
+        return report.counts()
     if dataclasses.is_dataclass(report):
         fields = {f.name: getattr(report, f.name) for f in dataclasses.fields(report)}
     elif isinstance(report, dict):
@@ -82,12 +84,10 @@ def rank(workspace: Workspace) -> StageResult:
 
 
 def load(workspace: Workspace, settings: Settings) -> StageResult:
+    from graph.load import build_embedded_graph, load_neo4j
+
     if settings.backend == "neo4j":
-        from graph.neo4j_backend import load_neo4j
-
         return run_stage(workspace, "load-neo4j", lambda rid: load_neo4j(workspace, settings, rid))
-    from graph.embedded import build_embedded_graph
-
     return run_stage(workspace, "load", lambda rid: build_embedded_graph(workspace, rid))
 
 

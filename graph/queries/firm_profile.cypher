@@ -1,0 +1,10 @@
+// name: firm_profile
+// description: One firm's register facts, region, parent group and the nodes it is ranked in.
+// param firm_id: string = "91440300MA5CHIP001" -- the firm's unified social credit code
+MATCH (f:Firm {firm_id: $firm_id})
+OPTIONAL MATCH (f)-[:LOCATED_IN]->(region:Region)
+OPTIONAL MATCH (f)-[:SUBSIDIARY_OF]->(parent:Firm)
+OPTIONAL MATCH (f)-[r:RANKED_IN]->(t:TechNode)
+RETURN f.firm_id AS firm_id, f.name AS firm, f.status AS status, f.established_date AS established,
+       f.size_band AS size_band, region.key AS region, parent.name AS parent,
+       collect(DISTINCT t.key) AS ranked_in, min(r.rank) AS best_rank
