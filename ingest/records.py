@@ -1,0 +1,119 @@
+"""Turn one source row (canonical field → raw value) into a contract record, and merge duplicates.
+
+A value that cannot be normalised rejects the whole row with RowRejected(field, reason): the
+field is the contract column, the reason quotes the file's own header and the bad value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ingest import normalize as nz
+
+_PATENT_UNION_LISTS = ("ipc", "cpc", "cited_publications")
+_FIRM_UNION_LISTS = ("former_names",)
+
+
+class RowRejected(Exception):
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def _parse(values: dict, header_of: Callable[[str], str], field: str, parser: Callable, source_field: str = ""):
+    raw = values.get(source_field or field)
+    try:
+        return parser(raw)
+    except ValueError as exc:
+        raise RowRejected(field, f"{header_of(source_field or field)}: {exc}") from None
+
+
+def build_patent(values: dict, header_of: Callable[[str], str], source_file: str, position: int) -> dict:
+    parsed = _parse(values, header_of, "publication_number", nz.publication_number)
+    if parsed is None:
+        raise RowRejected("publication_number", f"{header_of('publication_number')} is empty")
+    number, kind = parsed
+    ipc = _parse(values, header_of, "ipc", nz.classification_codes, "main_ipc")
+    ipc += _parse(values, header_of, "ipc", nz.classification_codes)
+    cpc = _parse(values, header_of, "cpc", nz.classification_codes, "main_cpc")
+    cpc += _parse(values, header_of, "cpc", nz.classification_codes)
+    return {
+        "publication_number": number,
+        "application_number": _parse(values, header_of, "application_number", nz.application_number),
+        "kind": kind,
+        "patent_type": nz.patent_type(values.get("patent_type"), kind),
+        "title": nz.clean(values.get("title")),
+        "abstract": nz.clean(values.get("abstract")),
+        "application_date": _parse(values, header_of, "application_date", nz.parse_date),
+        "publication_date": _parse(values, header_of, "publication_date", nz.parse_date),
+        "ipc": _dedupe(ipc),  # the main class first
+        "cpc": _dedupe(cpc),
+        "applicants": nz.split_multi(values.get("applicants")),
+        "applicant_addresses": nz.split_multi(values.get("applicant_addresses")),
+        "inventors": nz.split_multi(values.get("inventors")),
+        "cited_publications": _parse(values, header_of, "cited_publications", nz.publication_list),
+        "claims_count": _parse(values, header_of, "claims_count", nz.parse_count),
+        "legal_status": nz.clean(values.get("legal_status")),
+        "source_file": source_file,
+        "source_position": position,
+    }
+
+
+def build_firm(values: dict, header_of: Callable[[str], str], source_file: str, position: int) -> dict:
+    firm_id = _parse(values, header_of, "firm_id", nz.firm_identifier)
+    if firm_id is None:
+        raise RowRejected("firm_id", f"{header_of('firm_id')} is empty")
+    name = nz.clean(values.get("name"))
+    if name is None:
+        raise RowRejected("name", f"{header_of('name')} is empty")
+    return {
+        "firm_id": firm_id,
+        "name": name,
+        "former_names": [n for n in _dedupe(nz.split_multi(values.get("former_names"))) if n != name],
+        "english_name": nz.clean(values.get("english_name")),
+        "status": nz.firm_status(values.get("status")),
+        "established_date": _parse(values, header_of, "established_date", nz.parse_date),
+        "deregistered_date": _parse(values, header_of, "deregistered_date", nz.parse_date),
+        "registered_capital": _parse(values, header_of, "registered_capital", nz.registered_capital),
+        "province": nz.clean(values.get("province")),
+        "city": nz.clean(values.get("city")),
+        "address": nz.clean(values.get("address")),
+        "industry_code": nz.clean(values.get("industry_code")),
+        "size_band": nz.size_band(values.get("size_band")),
+        "employees": _parse(values, header_of, "employees", nz.parse_count),
+        "legal_representative": nz.clean(values.get("legal_representative")),
+        "parent_firm_id": _parse(values, header_of, "parent_firm_id", nz.firm_identifier),
+        "successor_firm_id": _parse(values, header_of, "successor_firm_id", nz.firm_identifier),
+        "source_file": source_file,
+        "source_position": position,
+    }
+
+
+def merge_into(kept: dict, other: dict, union_lists: tuple[str, ...]) -> None:
+    """Fill `kept`'s gaps from `other` (same key, a later source); `kept`'s provenance stays."""
+    for name, value in other.items():
+        if name in ("source_file", "source_position"):
+            continue
+        current = kept.get(name)
+        if isinstance(value, list):
+            if name in union_lists:
+                kept[name] = _dedupe([*(current or []), *value])
+            elif not current:
+                kept[name] = value
+        elif current is None or current == "unknown":
+            if value is not None:
+                kept[name] = value
+
+
+def merge_patent(kept: dict, other: dict) -> None:
+    merge_into(kept, other, _PATENT_UNION_LISTS)
+
+
+def merge_firm(kept: dict, other: dict) -> None:
+    merge_into(kept, other, _FIRM_UNION_LISTS)
+    kept["former_names"] = [n for n in kept["former_names"] if n != kept["name"]]
+
+
+def _dedupe(items: list) -> list:
+    return list(dict.fromkeys(items))

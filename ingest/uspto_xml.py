@@ -1,0 +1,202 @@
+"""USPTO full-text / front-page XML (ICE DTD v4.x): weekly files of concatenated `<?xml` documents.
+
+Each document (`us-patent-grant` or `us-patent-application`) is cut out of the stream line by
+line and parsed on its own, so memory holds one document at a time. The first document decides
+whether the file is supported; older USPTO formats (pre-2005 application XML, SGML `PATDOC`,
+greenbook text) are rejected naming the format. A later document that is not well-formed or
+not a patent is quarantined by its 1-based document number.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
+
+from lxml import etree
+
+from ingest.headers import ColumnMap
+from ingest.sources import IngestError, SourceRow, SourceTable
+
+SUPPORTED_ROOTS = ("us-patent-grant", "us-patent-application")
+_KNOWN_UNSUPPORTED = {
+    "patent-application-publication": "USPTO pre-grant publication XML v1.x (2001-2004)",
+    "PATDOC": "USPTO SGML-derived grant XML (ST.32, 2001-2004)",
+    "ep-patent-document": "EPO publication XML",
+    "cpcMaster": "a CPC scheme file",
+}
+# where each field comes from, for quarantine reasons
+_ELEMENTS = {
+    "publication_number": "publication-reference/document-id",
+    "application_number": "application-reference/document-id",
+    "application_date": "application-reference/document-id/date",
+    "publication_date": "publication-reference/document-id/date",
+    "ipc": "classifications-ipcr",
+    "cpc": "classifications-cpc",
+    "cited_publications": "references-cited",
+    "claims_count": "number-of-claims",
+}
+_PARSER = etree.XMLParser(load_dtd=False, no_network=True, resolve_entities=False, huge_tree=True, recover=False)
+_FIELD_OF = list(_ELEMENTS)
+_COLUMNS = ColumnMap(columns={field: [i] for i, field in enumerate(_FIELD_OF)},
+                     headers=[_ELEMENTS[f] for f in _FIELD_OF], unmapped=[])
+
+
+def read_uspto_xml(label: str, opener: Callable[[], BinaryIO]) -> SourceTable:
+    documents = _documents(label, opener)
+    first = next(documents, None)
+    if first is None:
+        raise IngestError(f"{label}: an XML file with no documents")
+    root = _root_name(first)
+    if root not in SUPPORTED_ROOTS:
+        what = _KNOWN_UNSUPPORTED.get(root, f"XML with root <{root}>")
+        raise IngestError(f"{label}: {what} is not supported; patent XML must be USPTO ICE v4.x"
+                          f" ({' or '.join(SUPPORTED_ROOTS)})")
+
+    def rows() -> Iterator[SourceRow]:
+        for position, document in enumerate(_chain(first, documents), start=1):
+            yield _row(position, document)
+
+    return SourceTable(label, "uspto-xml", "utf-8", _COLUMNS, rows())
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def _documents(label: str, opener: Callable[[], BinaryIO]) -> Iterator[bytes]:
+    """Split the stream at each line that opens a new `<?xml` declaration."""
+    lines: list[bytes] = []
+    with opener() as handle:
+        for line in handle:
+            if line.lstrip(b"\xef\xbb\xbf").startswith(b"<?xml") and any(x.strip() for x in lines):
+                yield b"".join(lines)
+                lines = []
+            lines.append(line)
+    if any(x.strip() for x in lines):
+        yield b"".join(lines)
+
+
+def _root_name(document: bytes) -> str:
+    head = re.sub(rb"<\?xml[^>]*\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(\[.*?\])?\s*>", b"", document[:20000], flags=re.S)
+    match = re.search(rb"<([A-Za-z][\w.\-]*)", head)
+    return match.group(1).decode() if match else "?"
+
+
+def _row(position: int, document: bytes) -> SourceRow:
+    cells = [document[:2000].decode("utf-8", errors="replace")]
+    try:
+        root = etree.fromstring(document.lstrip(b"\xef\xbb\xbf"), _PARSER)
+    except etree.XMLSyntaxError as exc:
+        return SourceRow(position, None, cells, f"document is not well-formed XML ({exc})", "document")
+    if root.tag not in SUPPORTED_ROOTS:
+        return SourceRow(position, None, cells, f"<{root.tag}> is not a patent document", "document")
+    return SourceRow(position, _values(root), cells)
+
+
+def _values(root: etree._Element) -> dict[str, object]:
+    biblio = root.find("us-bibliographic-data-grant")
+    if biblio is None:
+        biblio = root.find("us-bibliographic-data-application")
+    if biblio is None:
+        return {}
+    publication = biblio.find("publication-reference/document-id")
+    application_ref = biblio.find("application-reference")
+    application = application_ref.find("document-id") if application_ref is not None else None
+    appl_type = application_ref.get("appl-type") if application_ref is not None else None
+    # The assignee owns the patent; without one, the applicants (often the inventors) do.
+    filers = _parties(biblio, "us-parties/us-applicants/us-applicant") or _parties(biblio, "parties/applicants/applicant")
+    applicants = _parties(biblio, "assignees/assignee") or filers
+    inventors = (_parties(biblio, "us-parties/inventors/inventor") or _parties(biblio, "parties/inventors/inventor")
+                 or _parties(biblio, "us-parties/us-applicants/us-applicant", inventors_only=True)
+                 or _parties(biblio, "parties/applicants/applicant", inventors_only=True))
+    return {
+        "publication_number": _document_number(publication),
+        "application_number": _document_number(application, with_kind=False),
+        "application_date": _text(application, "date"),
+        "publication_date": _text(publication, "date"),
+        "title": _all_text(biblio.find("invention-title")),
+        "abstract": _all_text(root.find("abstract")),
+        "applicants": [name for name, _address in applicants],
+        "applicant_addresses": [applicants[0][1]] if applicants and applicants[0][1] else [],
+        "inventors": [name for name, _address in inventors],
+        "ipc": _ipcr(biblio) or _ipc_edition(biblio),
+        "cpc": [_code(c) for c in biblio.iterfind("classifications-cpc//classification-cpc")],
+        "cited_publications": _citations(biblio),
+        "claims_count": _text(biblio, "number-of-claims"),
+        "patent_type": {"utility": "utility patent", "design": "design"}.get(appl_type or ""),
+    }
+
+
+def _text(element, path: str) -> str | None:
+    if element is None:
+        return None
+    found = element.find(path)
+    return found.text.strip() if found is not None and found.text and found.text.strip() else None
+
+
+def _all_text(element) -> str | None:
+    if element is None:
+        return None
+    text = re.sub(r"\s+", " ", "".join(element.itertext())).strip()
+    return text or None
+
+
+def _document_number(document_id, with_kind: bool = True) -> str | None:
+    if document_id is None:
+        return None
+    country = _text(document_id, "country") or ""
+    number = re.sub(r"[\s,/]", "", _text(document_id, "doc-number") or "")
+    kind = _text(document_id, "kind") if with_kind else None
+    return f"{country}{number}{kind or ''}" if number else None
+
+
+def _parties(biblio, path: str, inventors_only: bool = False) -> list[tuple[str, str]]:
+    out = []
+    for party in biblio.iterfind(path):
+        if inventors_only and party.get("app-type") != "applicant-inventor":
+            continue
+        book = party.find("addressbook")
+        if book is None:
+            continue
+        name = _text(book, "orgname") or " ".join(p for p in (_text(book, "first-name"), _text(book, "last-name")) if p)
+        if not name:
+            continue
+        address = ", ".join(p for p in (_text(book, f"address/{k}") for k in ("city", "state", "country")) if p)
+        out.append((name, address))
+    return out
+
+
+def _code(element) -> str:
+    parts = [_text(element, k) or "" for k in ("section", "class", "subclass", "main-group", "subgroup")]
+    return f"{parts[0]}{parts[1]}{parts[2]}{parts[3]}/{parts[4]}"
+
+
+def _ipcr(biblio) -> list[str]:
+    return [_code(c) for c in biblio.iterfind("classifications-ipcr/classification-ipcr")]
+
+
+def _ipc_edition(biblio) -> list[str]:
+    """DTD v4.0/4.1 `classification-ipc`: `A45F  504` is subclass A45F, group 5, subgroup 04."""
+    out = []
+    element = biblio.find("classification-ipc")
+    if element is None:
+        return out
+    for item in [element.find("main-classification"), *element.iterfind("further-classification")]:
+        text = (item.text or "") if item is not None else ""
+        if "/" in text:
+            out.append(text)
+        elif len(text.strip()) > 4:
+            out.append(f"{text[:4]}{text[4:7].strip()}/{text[7:].strip()}")
+    return out
+
+
+def _citations(biblio) -> list[str]:
+    """Patent citations that carry a publication number; literature citations have none."""
+    out = []
+    for document_id in biblio.iterfind(".//patcit/document-id"):
+        number = _document_number(document_id)
+        if number and re.fullmatch(r"[A-Z]{2}[A-Z]{0,2}\d{3,13}[A-Z]?\d?", number):
+            out.append(number)
+    return out
