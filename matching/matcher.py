@@ -1,0 +1,360 @@
+"""Resolve applicants to firms: candidates, evidence, scores, decisions and links.
+
+Order per applicant: review decisions first; then firm-name candidates (exact key, exact core,
+branch -> parent, blocked fuzzy) for company/unknown applicants; then people -> the firm they
+legally represent (needs the firm links of their co-applicants, so runs second); then group /
+IP-holding applicants -> their operating subsidiaries. Universities, institutes, hospitals and
+government bodies get one row with no firm and the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
+
+from matching import scoring
+from matching.applicants import Applicants
+from matching.decisions import Review
+from matching.normalize import ParsedName, parse_name
+from matching.register import FirmRegister
+
+FIRM_TYPES = ("company", "unknown")
+NOT_FIRM_REASON = {
+    "university": "applicant is a university: not a firm",
+    "research_institute": "applicant is a research institute: not a firm",
+    "hospital": "applicant is a hospital: not a firm",
+    "government": "applicant is a government body: not a firm",
+}
+_GROUP_WORDS = ("集团", "控股", "知识产权", "group", "holding", "intellectual property")
+
+
+@dataclass
+class Candidate:
+    firm: int
+    entry: int
+    via: str  # key | core | branch_parent | fuzzy
+    kind: str  # current | former | english
+    edits: int
+    ratio: float
+    z: float = 0.0
+    features: dict = field(default_factory=dict)
+
+
+@dataclass
+class Applicant:
+    applicant_id: str
+    name: str
+    parsed: ParsedName
+    type: str
+    province: str | None
+    city: str | None
+    dates: np.ndarray
+    legal_form: str
+    addresses: frozenset[str]
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _iso(value) -> str | None:
+    return None if value is None or np.isnat(value) else str(value)
+
+
+class Matcher:
+    def __init__(self, register: FirmRegister, applicants: Applicants, reviews: dict[str, Review]):
+        self.reg = register
+        self.apps = applicants
+        self.reviews = reviews
+        self.rows: list[dict] = []
+        self.resolved: dict[str, int] = {}  # applicant_id -> firm row (auto/manual links)
+
+    # --- entry point -------------------------------------------------------------------------
+    def run(self) -> list[dict]:
+        table = self.apps.table
+        people, firms_like = [], []
+        for rec in table.itertuples(index=False):
+            app = self._applicant(rec)
+            review = self.reviews.get(app.applicant_id)
+            if review and (review.chosen or review.reject_all):
+                self._apply_review(app, review)
+            elif app.type in FIRM_TYPES:
+                firms_like.append(app)
+            elif app.type == "individual":
+                people.append(app)
+            else:
+                self._no_firm(app, NOT_FIRM_REASON[app.type], [])
+        self._match_firm_names(firms_like)
+        for app in people:
+            self._match_person(app)
+        return self.rows
+
+    def _applicant(self, rec) -> Applicant:
+        variants = list(rec.raw_variants)
+        parsed = parse_name(variants[0])
+        forms = [parse_name(v).legal_form for v in variants if parse_name(v).legal_form]
+        return Applicant(rec.applicant_id, rec.name, parsed, rec.applicant_type, _text(rec.region), _text(rec.city),
+                         self.apps.dates.get(rec.applicant_id, np.array([], dtype="datetime64[D]")),
+                         forms[0] if forms else "", self.apps.addresses.get(rec.applicant_id, frozenset()))
+
+    # --- firm names --------------------------------------------------------------------------
+    def _exact(self, app: Applicant) -> list[Candidate]:
+        found: dict[int, Candidate] = {}
+        p = app.parsed
+        lookups = [("key", self.reg.by_key.get(p.key, ())), ("core", self.reg.by_core.get(p.core, ()))]
+        if p.branch_of:
+            lookups.append(("branch_parent", self.reg.by_key.get(p.branch_of, ())))
+        for via, entry_ids in lookups:
+            for e in entry_ids:
+                if e not in found:
+                    entry = self.reg.entries[e]
+                    found[e] = Candidate(entry.firm, e, via, entry.kind, 0, 100.0)
+        return list(found.values())
+
+    def _match_firm_names(self, apps: list[Applicant]) -> None:
+        exact = {app.applicant_id: self._exact(app) for app in apps}
+        fuzzy_apps = [app for app in apps if not any(self._date_ok(app, c) for c in exact[app.applicant_id])]
+        blocked = self.reg.block([app.parsed for app in fuzzy_apps]) if fuzzy_apps else []
+        pairs_app, pairs_entry = [], []
+        for app, entry_ids in zip(fuzzy_apps, blocked, strict=True):
+            # n-gram neighbours, one-substitution neighbours, and firms registered at the applicant's address
+            found = set(entry_ids) | self.reg.one_substitution(app.parsed.core)
+            for address in app.addresses:
+                for firm in self.reg.by_address.get(address, ()):
+                    found.update(self.reg.entries_of[firm])
+            for e in sorted(found):
+                pairs_app.append(app)
+                pairs_entry.append(e)
+        if pairs_app:
+            queries = [a.parsed.core for a in pairs_app]
+            choices = [self.reg.entries[e].parsed.core for e in pairs_entry]
+            edits = process.cpdist(queries, choices, scorer=Levenshtein.distance, workers=-1)
+            ratios = process.cpdist(queries, choices, scorer=fuzz.ratio, workers=-1)
+            for app, e, d, r in zip(pairs_app, pairs_entry, edits, ratios, strict=True):
+                entry = self.reg.entries[e]
+                exact[app.applicant_id].append(Candidate(entry.firm, e, "fuzzy", entry.kind, int(d), float(r)))
+        for app in apps:
+            self._decide(app, exact[app.applicant_id])
+
+    def _date_ok(self, app: Applicant, cand: Candidate) -> bool:
+        share = self.reg.lifetime_fraction(cand.firm, app.dates, cand.entry)
+        return share is None or share > 0
+
+    def _region(self, app: Applicant, cand: Candidate) -> str:
+        entry = self.reg.entries[cand.entry].parsed
+        a_name = app.parsed.city or app.parsed.province
+        f_name = entry.city or entry.province
+        if a_name and f_name and a_name != f_name and not (app.parsed.city and entry.city is None
+                                                           and app.parsed.province == entry.province):
+            return "name_conflict"
+        f_prov, f_city = self.reg.province[cand.firm], self.reg.city[cand.firm]
+        if app.city and f_city:
+            return "city" if app.city == f_city else "conflict"
+        if app.province and f_prov:
+            return "province" if app.province == f_prov else "conflict"
+        return "unknown"
+
+    def _legal(self, app: Applicant, cand: Candidate) -> str:
+        entry = self.reg.entries[cand.entry].parsed
+        a, f = app.legal_form, entry.legal_form
+        if entry.script != app.parsed.script or not a or not f or "company" in (a, f):
+            return "unknown"
+        return "agree" if a == f else "differ"
+
+    def _score(self, app: Applicant, cand: Candidate) -> None:
+        entry = self.reg.entries[cand.entry].parsed
+        exact = cand.via != "fuzzy"
+        name = scoring.name_logit(exact, app.parsed.script, cand.edits, cand.ratio,
+                                  abs(len(app.parsed.core) - len(entry.core)))
+        region, legal = self._region(app, cand), self._legal(app, cand)
+        same_address = self.reg.address_key[cand.firm] in app.addresses
+        short = (not exact) and self._short(app.parsed, entry)
+        share = self.reg.lifetime_fraction(cand.firm, app.dates, cand.entry)
+        variant = "branch_parent" if cand.via == "branch_parent" else cand.kind
+        cand.z = (scoring.INTERCEPT + name + scoring.REGION[region] + scoring.LEGAL_FORM[legal]
+                  + (scoring.SAME_ADDRESS if same_address else 0.0)
+                  + scoring.VARIANT[variant] + (scoring.SHORT_FUZZY if short else 0.0)
+                  + (scoring.DATES_OUTSIDE * (1.0 - share) if share is not None else 0.0))
+        cand.features = {
+            "name": round(name, 3), "edits": cand.edits, "ratio": round(cand.ratio, 1), "region": region,
+            "same_address": same_address,
+            "legal_form": legal, "variant": variant, "short_name_fuzzy": short,
+            "date_share": None if share is None else round(share, 3), "logit": round(cand.z, 3),
+        }
+
+    @staticmethod
+    def _short(a: ParsedName, f: ParsedName) -> bool:
+        if a.script == "zh":
+            return min(len(a.core), len(f.core)) <= scoring.SHORT_CORE_ZH
+        return min(len(a.brand.replace(" ", "")), len(f.brand.replace(" ", ""))) <= scoring.SHORT_BRAND_EN
+
+    def _decide(self, app: Applicant, cands: list[Candidate]) -> None:
+        review = self.reviews.get(app.applicant_id)
+        excluded = []
+        kept: dict[int, Candidate] = {}
+        for cand in cands:
+            fid = self.reg.firm_ids[cand.firm]
+            if review and fid in review.rejected_firms:
+                excluded.append({"firm_id": fid, "reason": "rejected by reviewer"})
+                continue
+            if not self._date_ok(app, cand):
+                excluded.append({"firm_id": fid, "reason": self._date_reason(app, cand)})
+                continue
+            self._score(app, cand)
+            if cand.firm not in kept or cand.z > kept[cand.firm].z:
+                kept[cand.firm] = cand
+        ranked = sorted(kept.values(), key=lambda c: -c.z)
+        if not ranked:
+            self._no_firm(app, "no firm in the register carries this name", [], excluded)
+            return
+        scores = scoring.competing_scores([c.z for c in ranked])
+        best, score = ranked[0], scores[0]
+        decision = scoring.decision_for(score)
+        top3 = [self._candidate_summary(c, s) for c, s in zip(ranked[:3], scores[:3], strict=False)]
+        if decision == "rejected":
+            self._no_firm(app, f"best candidate scored {score:.2f} < {scoring.REVIEW_THRESHOLD}", top3, excluded)
+            return
+        link = "former_name" if best.kind == "former" else "direct"
+        self._link(app, best.firm, score, decision, link, self._evidence(app, best, top3, excluded))
+        if decision == "auto":
+            self.resolved[app.applicant_id] = best.firm
+        self._subsidiaries(app, best.firm, score, decision)
+
+    def _date_reason(self, app: Applicant, cand: Candidate) -> str:
+        firm, entry = cand.firm, self.reg.entries[cand.entry]
+        est, end = self.reg.established[firm], self.reg.deregistered[firm]
+        first, last = app.dates[0], app.dates[-1]
+        if not np.isnat(est) and last < est:
+            return f"firm established on {est}, after every filing of this applicant"
+        if not np.isnat(end) and first > end:
+            return f"firm ended ({self.reg.status[firm]}) on {end}, before every filing of this applicant"
+        holder = self.reg.firm_ids[entry.taken_by] if entry.taken_by is not None else "another firm"
+        return (f"former name {entry.raw} is held by {holder} since {entry.given_up_by}, "
+                "before every filing of this applicant")
+
+    def _candidate_summary(self, cand: Candidate, score: float) -> dict:
+        entry = self.reg.entries[cand.entry]
+        return {"firm_id": self.reg.firm_ids[cand.firm], "name": self.reg.names[cand.firm],
+                "matched_name": entry.raw, "variant": entry.kind, "via": cand.via, "score": round(score, 4),
+                "logit": round(cand.z, 3)}
+
+    def _firm_facts(self, firm: int) -> dict:
+        status = self.reg.status[firm]
+        facts = {
+            "firm_id": self.reg.firm_ids[firm], "name": self.reg.names[firm], "status": status,
+            "province": self.reg.province[firm], "city": self.reg.city[firm],
+            "established": _iso(self.reg.established[firm]), "deregistered": _iso(self.reg.deregistered[firm]),
+        }
+        if status != "operating":
+            facts["flag"] = f"firm is {status}: linked because it filed, excluded from ranking"
+            if self.reg.successors[firm]:
+                facts["successor_firm_id"] = self.reg.successors[firm]
+        return facts
+
+    def _applicant_facts(self, app: Applicant) -> dict:
+        dates = app.dates
+        return {"name": app.name, "normalized_name": app.parsed.key, "core": app.parsed.core, "type": app.type,
+                "province": app.province, "city": app.city, "filings": int(len(dates)),
+                "first_filing": _iso(dates[0]) if len(dates) else None,
+                "last_filing": _iso(dates[-1]) if len(dates) else None}
+
+    def _evidence(self, app: Applicant, cand: Candidate, top3: list[dict], excluded: list[dict]) -> dict:
+        entry = self.reg.entries[cand.entry]
+        return {"applicant": self._applicant_facts(app), "firm": self._firm_facts(cand.firm),
+                "matched_variant": {"name": entry.raw, "variant": entry.kind, "via": cand.via},
+                "features": cand.features, "candidates": top3, "excluded": excluded[:5]}
+
+    # --- people --------------------------------------------------------------------------------
+    def _match_person(self, app: Applicant) -> None:
+        firms = [f for f in self.reg.by_legal_rep.get(app.parsed.key, ())
+                 if self.reg.firm_ids[f] not in (self.reviews.get(app.applicant_id) or Review()).rejected_firms]
+        co_firms = {self.resolved[a] for a in self.apps.co_applicants.get(app.applicant_id, ()) if a in self.resolved}
+        in_city = [f for f in firms if app.city and self.reg.city[f] == app.city]
+        together = [f for f in firms if f in co_firms]
+        facts = {"legal_representative_of": [self.reg.firm_ids[f] for f in firms][:10],
+                 "in_city": [self.reg.firm_ids[f] for f in in_city],
+                 "co_applicant_firms": [self.reg.firm_ids[f] for f in together]}
+        if together:
+            unique = len(together) == 1 and (in_city == together or (not app.city and len(firms) == 1))
+            score = scoring.LEGAL_REP_AUTO if unique else scoring.LEGAL_REP_COAPPLICANT
+            chosen = together if len(together) <= 3 else []
+        elif 0 < len(in_city) <= 3:
+            score = scoring.LEGAL_REP_CITY_UNIQUE if len(in_city) == 1 else scoring.LEGAL_REP_CITY_SHARED
+            chosen = in_city
+        else:
+            reason = ("no firm in the register has this person as legal representative" if not firms else
+                      "this person is legal representative of firms elsewhere or of too many firms in the city")
+            self._no_firm(app, reason, [], [], extra={"legal_representative": facts})
+            return
+        decision = scoring.decision_for(score)
+        for firm in chosen:
+            evidence = {"applicant": self._applicant_facts(app), "firm": self._firm_facts(firm),
+                        "matched_variant": {"name": self.reg.legal_reps[firm],
+                                            "variant": "legal_representative", "via": "legal_representative"},
+                        "features": {"co_applicant": firm in co_firms, "same_city": firm in in_city,
+                                     "candidates_in_city": len(in_city), "score_band": score},
+                        "legal_representative": facts}
+            self._link(app, firm, score, decision, "legal_representative", evidence)
+
+    # --- groups ----------------------------------------------------------------------------------
+    def _subsidiaries(self, app: Applicant, firm: int, score: float, decision: str) -> None:
+        if not any(w in app.name.lower() for w in _GROUP_WORDS):
+            return
+        operating = [c for c in self.reg.children.get(firm, ()) if self.reg.status[c] == "operating"]
+        if not operating:
+            return
+        single = len(operating) == 1
+        sub_score = score * (scoring.SUBSIDIARY_SINGLE if single else scoring.SUBSIDIARY_SEVERAL)
+        sub_decision = "auto" if single and decision in ("auto", "manual") else "review"
+        for child in operating:
+            evidence = {"applicant": self._applicant_facts(app), "firm": self._firm_facts(child),
+                        "matched_variant": {"name": self.reg.names[firm], "variant": "parent",
+                                            "via": "subsidiary"},
+                        "features": {"parent_firm_id": self.reg.firm_ids[firm], "parent_score": round(score, 4),
+                                     "operating_subsidiaries": len(operating)}}
+            self._link(app, child, sub_score, sub_decision, "subsidiary", evidence)
+
+    # --- reviews and output ----------------------------------------------------------------------
+    def _apply_review(self, app: Applicant, review: Review) -> None:
+        facts = {"applicant": self._applicant_facts(app), "review": review.last}
+        if review.reject_all:
+            self._no_firm(app, "rejected by reviewer", [], [], extra={"review": review.last})
+            return
+        firm = self.reg.row_of[review.chosen]
+        link = "direct"
+        if app.type == "individual":
+            link = "legal_representative"
+        elif any(self.reg.entries[e].firm == firm and self.reg.entries[e].kind == "former"
+                 for e in self.reg.by_key.get(app.parsed.key, ())):
+            link = "former_name"
+        self._link(app, firm, 1.0, "manual", link, {**facts, "firm": self._firm_facts(firm)})
+        self.resolved[app.applicant_id] = firm
+        self._subsidiaries(app, firm, 1.0, "manual")
+
+    def _link(self, app: Applicant, firm: int, score: float, decision: str, link: str, evidence: dict) -> None:
+        evidence = {"method": scoring.METHOD_VERSION, "decision_rule": _rule(decision), **evidence}
+        self.rows.append({"applicant_id": app.applicant_id, "firm_id": self.reg.firm_ids[firm],
+                          "score": round(float(score), 6), "decision": decision, "link_type": link,
+                          "evidence": json.dumps(evidence, ensure_ascii=False, default=str),
+                          "method_version": scoring.METHOD_VERSION})
+
+    def _no_firm(self, app: Applicant, reason: str, top3: list[dict], excluded: list[dict] | None = None,
+                 extra: dict | None = None) -> None:
+        evidence = {"method": scoring.METHOD_VERSION, "reason": reason, "applicant": self._applicant_facts(app),
+                    "candidates": top3, "excluded": (excluded or [])[:5], **(extra or {})}
+        self.rows.append({"applicant_id": app.applicant_id, "firm_id": None, "score": 0.0, "decision": "rejected",
+                          "link_type": "direct", "evidence": json.dumps(evidence, ensure_ascii=False, default=str),
+                          "method_version": scoring.METHOD_VERSION})
+
+
+def _rule(decision: str) -> str:
+    return {
+        "auto": f"score >= {scoring.AUTO_THRESHOLD}",
+        "review": f"{scoring.REVIEW_THRESHOLD} <= score < {scoring.AUTO_THRESHOLD}",
+        "manual": "reviewer decision",
+        "rejected": f"score < {scoring.REVIEW_THRESHOLD}",
+    }[decision]

@@ -1,0 +1,169 @@
+"""Name normalisation: one raw applicant or firm name -> the matching key and its side features.
+
+Chinese: NFKC (full-width -> half-width), traditional -> simplified, bracketed places removed
+into a region feature, legal forms stripped into a legal-form class, punctuation and spaces
+removed. English: NFKC, lowercase, '&' -> 'and', punctuation -> space, legal forms stripped.
+The key keeps a leading place (深圳市…); `core` is the key without it, so 深圳市大疆创新 and
+大疆创新 meet on `core` and the region decides.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from opencc_purepy import OpenCC
+
+from matching import geo
+from matching.legal_forms import EN_FORMS, MAX_STRIPS, ZH_FORMS
+
+_T2S = OpenCC("t2s")
+_HAN_RE = re.compile(r"[\u4e00-\u9fff]")
+_BRACKET_RE = re.compile(r"[(\[{【〔]([^()\[\]{}【】〔〕]*)[)\]}】〕]")
+_ZH_DROP_RE = re.compile(r"[\s\W_]+")
+_EN_DROP_RE = re.compile(r"[^0-9a-z\u4e00-\u9fff]+")
+_ZH_FORM_RE = re.compile("(?:" + "|".join(sorted(map(re.escape, ZH_FORMS), key=len, reverse=True)) + ")$")
+_EN_FORMS_BY_LEN = sorted(((tuple(form.split()), cls) for form, cls in EN_FORMS.items()), key=lambda f: -len(f[0]))
+_BRANCH_RE = re.compile(r"^(.{2,}?(?:公司|集团))(.{2,8})分公司$")
+# generic words of Chinese firm names (industry part); what remains is the trade name (字号)
+_ZH_GENERIC = (
+    "科技", "技术", "电子", "信息", "智能", "网络", "软件", "医药", "生物", "新材料", "材料", "机械", "设备", "制造",
+    "实业", "发展", "工程", "贸易", "控股", "投资", "电气", "光电", "通信", "通讯", "数据", "系统", "半导体",
+    "集成电路", "新能源", "能源", "环保", "化工", "汽车", "精密", "自动化", "工业", "创新", "数字", "微电子",
+    "计算机", "互联网", "医疗器械", "医疗", "制药", "健康", "装备", "仪器", "研发", "产业", "股份", "国际",
+)
+_ZH_GENERIC_RE = re.compile("|".join(sorted(_ZH_GENERIC, key=len, reverse=True)))
+_EN_GENERIC = frozenset(
+    "technology technologies tech electronics electronic systems system international industries industrial "
+    "industry solutions products manufacturing semiconductor semiconductors software networks communications "
+    "communication medical pharmaceutical pharmaceuticals devices materials energy global the and of".split()
+)
+
+
+@dataclass(frozen=True)
+class ParsedName:
+    """A name broken into the parts the matcher compares."""
+
+    key: str  # the matching key: legal form and bracketed places removed, leading place kept
+    core: str  # key without its leading place
+    brand: str  # core without generic industry words (the distinctive trade name)
+    legal_form: str  # class of the stripped legal form, "" when none
+    province: str | None  # from a leading or bracketed place in the name
+    city: str | None
+    script: str  # "zh" or "en"
+    branch_of: str | None = None  # for 分公司 names: the key of the parent company
+
+
+_CHANGES_UNDER_T2S: dict[str, bool] = {}
+
+
+def _is_traditional(char: str) -> bool:
+    known = _CHANGES_UNDER_T2S.get(char)
+    if known is None:
+        known = _CHANGES_UNDER_T2S[char] = _T2S.convert(char) != char
+    return known
+
+
+def to_simplified(text: str) -> str:
+    """Traditional -> simplified; converts only texts with a traditional character (most have none)."""
+    return _T2S.convert(text) if any(_is_traditional(c) for c in text if c >= "\u4e00") else text
+
+
+def _strip_zh_forms(text: str) -> tuple[str, str]:
+    legal = ""
+    for _ in range(MAX_STRIPS):
+        match = _ZH_FORM_RE.search(text)
+        if not match or match.start() < 2:
+            break
+        form_class = ZH_FORMS[match.group(0)]
+        # keep the most specific class seen (股份有限公司 after 集团 → group stays)
+        legal = legal or form_class
+        text = text[: match.start()]
+    return text, legal
+
+
+def _strip_en_forms(tokens: list[str]) -> tuple[list[str], str]:
+    legal = ""
+    for _ in range(MAX_STRIPS):
+        for form, cls in _EN_FORMS_BY_LEN:
+            if len(tokens) > len(form) and tuple(tokens[-len(form):]) == form:
+                tokens = tokens[: -len(form)]
+                legal = legal or cls
+                break
+        else:
+            break
+    return tokens, legal
+
+
+def _bracket_places(text: str) -> tuple[str, str | None, str | None]:
+    """Remove bracketed parts that are places (（深圳）/(Shenzhen)) or legal-form noise; return places."""
+    province = city = None
+
+    def replace(match: re.Match) -> str:
+        nonlocal province, city
+        inner = match.group(1).strip()
+        prov, cty = geo.place(inner)
+        if prov:
+            province, city = province or prov, city or cty
+            return ""
+        if inner in ("中国", "china", "集团", "group", "有限合伙"):
+            return ""
+        return match.group(0)
+
+    return _BRACKET_RE.sub(replace, text), province, city
+
+
+@lru_cache(maxsize=1_000_000)
+def parse_name(raw: str) -> ParsedName:
+    """Parse one raw name (cached: names repeat across patents)."""
+    text = unicodedata.normalize("NFKC", raw or "").strip()
+    text = to_simplified(text)
+    text, b_province, b_city = _bracket_places(text)
+    if _HAN_RE.search(text):
+        return _parse_zh(text, b_province, b_city)
+    return _parse_en(text, b_province, b_city)
+
+
+def _parse_zh(text: str, b_province: str | None, b_city: str | None) -> ParsedName:
+    text = _ZH_DROP_RE.sub("", text.lower())
+    branch_of = None
+    branch = _BRANCH_RE.match(text)
+    if branch:  # 华为技术有限公司北京分公司 -> key 华为技术北京分公司, falls back to the parent's key
+        branch_of, _ = _strip_zh_forms(branch.group(1))
+        text, legal = f"{branch_of}{branch.group(2)}分公司", "branch"
+    else:
+        text, legal = _strip_zh_forms(text)
+    core, province, city = geo.leading_place(text)
+    if b_province:
+        province, city = province or b_province, city or b_city
+    brand = _ZH_GENERIC_RE.sub("", core) or core
+    return ParsedName(text, core, brand, legal, province, city, "zh", branch_of)
+
+
+def _parse_en(text: str, b_province: str | None, b_city: str | None) -> ParsedName:
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    # dots vanish rather than split: U.S.A. -> usa, L.L.C. -> llc, Co.,Ltd -> co ltd
+    text = text.lower().replace("&", " and ").replace("'s", "s").replace("'", "").replace("’", "").replace(".", "")
+    tokens = _EN_DROP_RE.sub(" ", text).split()
+    if tokens and tokens[0] == "the":
+        tokens = tokens[1:]
+    tokens, legal = _strip_en_forms(tokens)
+    province, city = b_province, b_city
+    core_tokens = tokens
+    for end in (0, -1):  # a leading or trailing place: "Shenzhen X Co" / "X (Shenzhen)" / "X Shenzhen"
+        if len(core_tokens) > 1:
+            prov, cty = geo.pinyin_place(core_tokens[end])
+            if prov:
+                province, city = province or prov, city or cty
+                core_tokens = core_tokens[1:] if end == 0 else core_tokens[:-1]
+    key = " ".join(tokens)
+    core = " ".join(core_tokens)
+    brand = " ".join(t for t in core_tokens if t not in _EN_GENERIC) or core
+    return ParsedName(key, core, brand, legal, province, city, "en")
+
+
+def normalize_name(name: str) -> str:
+    """The matching key of a raw name (see module docstring)."""
+    return parse_name(name).key

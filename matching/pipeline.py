@@ -1,0 +1,84 @@
+"""run_matching: patents + firms + review decisions -> applicants, filings, matches."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from graph.workspace import Quarantine, Workspace
+from matching.applicants import build_applicants
+from matching.decisions import load_reviews
+from matching.matcher import Matcher
+from matching.register import FirmRegister
+from matching.scoring import METHOD_VERSION
+
+STAGE = "matching"
+
+
+@dataclass
+class MatchReport:
+    run_id: str
+    method_version: str
+    patents_read: int
+    patents_quarantined: int
+    filings: int
+    applicants: int
+    applicant_types: dict[str, int]
+    decisions: dict[str, int]  # matches rows per decision
+    link_types: dict[str, int]  # firm links (non-null) per link type
+    linked_applicants: int  # applicants with an auto or manual firm link
+    review_rows_read: int
+    review_rows_quarantined: int
+    seconds: float
+    quarantine_file: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def run_matching(workspace: Workspace, run_id: str) -> MatchReport:
+    started = time.perf_counter()
+    patents = workspace.read_df("patents", columns=["publication_number", "applicants", "applicant_addresses",
+                                                    "application_date", "source_file", "source_position"])
+    firms = workspace.read_df("firms")
+    quarantine = Quarantine(STAGE)
+    apps = build_applicants(patents, quarantine)
+    patents_quarantined = len(quarantine)
+    register = FirmRegister(firms)
+    reviews, reviews_read = load_reviews(workspace.decisions_path, set(apps.table["applicant_id"]),
+                                         set(register.firm_ids), quarantine)
+    rows = Matcher(register, apps, reviews).run()
+    matches = pd.DataFrame(rows, columns=["applicant_id", "firm_id", "score", "decision", "link_type", "evidence",
+                                          "method_version"])
+
+    workspace.write("applicants", apps.table, run_id)
+    workspace.write("filings", apps.filings[["publication_number", "position", "applicant_id", "raw_name",
+                                             "address"]], run_id)
+    workspace.write("matches", matches, run_id)
+    quarantine_file = quarantine.save(workspace, run_id)
+
+    linked = matches[matches["firm_id"].notna() & matches["decision"].isin(["auto", "manual"])]
+    report = MatchReport(
+        run_id=run_id,
+        method_version=METHOD_VERSION,
+        patents_read=len(patents),
+        patents_quarantined=patents_quarantined,
+        filings=len(apps.filings),
+        applicants=len(apps.table),
+        applicant_types=dict(Counter(apps.table["applicant_type"])),
+        decisions=dict(Counter(matches["decision"])),
+        link_types=dict(Counter(matches.loc[matches["firm_id"].notna(), "link_type"])),
+        linked_applicants=int(linked["applicant_id"].nunique()),
+        review_rows_read=reviews_read,
+        review_rows_quarantined=len(quarantine) - patents_quarantined,
+        seconds=round(time.perf_counter() - started, 3),
+        quarantine_file=str(quarantine_file) if quarantine_file else None,
+    )
+    workspace.record_run(run_id, STAGE, {
+        "patents_read": report.patents_read, "patents_quarantined": report.patents_quarantined,
+        "filings": report.filings, "applicants": report.applicants, "matches": len(matches),
+        "linked_applicants": report.linked_applicants, "review_rows_read": reviews_read,
+        "review_rows_quarantined": report.review_rows_quarantined,
+    }, report.seconds, method_version=METHOD_VERSION)
+    return report

@@ -1,0 +1,233 @@
+"""The firm register, indexed once for search (the Gazetteer side of the match).
+
+Every firm contributes name entries: its current name, each former name and its English
+name, each parsed once. Exact lookups go through dicts on the key and on the core (key
+without leading place); fuzzy lookups go through a TF-IDF matrix of character n-grams
+(bigrams for Chinese, trigrams for Latin script) searched with a sparse product in chunks,
+after dropping n-grams so common they block nothing (科技, 技术 …).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from matching import geo
+from matching.normalize import ParsedName, parse_name
+
+ENTRY_KINDS = ("current", "former", "english")
+_MAX_GRAM_SHARE = 0.02  # n-grams in more than 2% of entries (min 200) do not block
+_CHUNK = 2048
+
+
+def _grams(text: str, script: str) -> list[str]:
+    if script == "zh":
+        return [f"z{text[i:i + 2]}" for i in range(len(text) - 1)] or [f"z{text}"]
+    padded = f" {text} "
+    return [f"e{padded[i:i + 3]}" for i in range(len(padded) - 2)]
+
+
+def _masked(core: str) -> list[str]:
+    return [f"{core[:i]}\x00{core[i + 1:]}" for i in range(len(core))]
+
+
+def _short_place(value: object) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    prov, city = geo.place(value)
+    return city or prov or value.strip().removesuffix("市")
+
+
+@dataclass
+class Entry:
+    firm: int  # row in FirmRegister.firms
+    kind: str
+    raw: str
+    parsed: ParsedName
+    # a former name another firm holds today was given up by the time that firm was set up
+    given_up_by: np.datetime64 | None = None
+    taken_by: int | None = None
+
+
+class FirmRegister:
+    def __init__(self, firms: pd.DataFrame):
+        self.firms = firms.reset_index(drop=True)
+        self.firm_ids = self.firms["firm_id"].astype(str).tolist()
+        self.row_of = {fid: i for i, fid in enumerate(self.firm_ids)}
+        self.entries: list[Entry] = []
+        for i, row in enumerate(self.firms.itertuples(index=False)):
+            self.entries.append(Entry(i, "current", row.name, parse_name(row.name)))
+            for former in row.former_names if row.former_names is not None else ():
+                if isinstance(former, str) and former.strip():
+                    self.entries.append(Entry(i, "former", former, parse_name(former)))
+            if isinstance(row.english_name, str) and row.english_name.strip():
+                self.entries.append(Entry(i, "english", row.english_name, parse_name(row.english_name)))
+        self.entries_of: dict[int, list[int]] = defaultdict(list)
+        for e, entry in enumerate(self.entries):
+            if entry.kind != "english":
+                self.entries_of[entry.firm].append(e)
+        self.by_key: dict[str, list[int]] = defaultdict(list)
+        self.by_core: dict[str, list[int]] = defaultdict(list)
+        for e, entry in enumerate(self.entries):
+            if entry.parsed.key:
+                self.by_key[entry.parsed.key].append(e)
+                self.by_core[entry.parsed.core].append(e)
+        self._locate()
+        self._dates()
+        self._former_name_limits()
+        self._people_and_groups()
+        self._build_gram_index()
+        self._build_substitution_index()
+
+    # --- firm attributes -------------------------------------------------------------------
+    def _locate(self) -> None:
+        """Province and city of each firm: register columns, else its address, else its name."""
+        provinces, cities = [], []
+        for row in self.firms.itertuples(index=False):
+            prov = _short_place(row.province)
+            city = _short_place(row.city)
+            if prov and not geo.place(prov)[0]:
+                prov = None
+            if city and city in geo.CITY_TO_PROVINCE:
+                prov = prov or geo.CITY_TO_PROVINCE[city]
+            if not (prov and city):
+                a_prov, a_city = geo.parse_address(row.address if isinstance(row.address, str) else None)
+                prov, city = prov or a_prov, city or a_city
+            if not (prov and city):
+                parsed = parse_name(row.name)
+                prov, city = prov or parsed.province, city or parsed.city
+            if prov and not city and prov in geo.MUNICIPALITIES:
+                city = prov
+            provinces.append(prov)
+            cities.append(city)
+        self.province = provinces
+        self.city = cities
+        self.address_key = [geo.address_key(a) for a in self.firms["address"].tolist()]
+        self.by_address: dict[str, list[int]] = defaultdict(list)
+        for i, key in enumerate(self.address_key):
+            if key:
+                self.by_address[key].append(i)
+
+    def _dates(self) -> None:
+        est = pd.to_datetime(self.firms["established_date"], errors="coerce")
+        dereg = pd.to_datetime(self.firms["deregistered_date"], errors="coerce")
+        self.established = est.to_numpy(dtype="datetime64[D]")
+        self.deregistered = dereg.to_numpy(dtype="datetime64[D]")
+        self.status = self.firms["status"].astype(str).tolist()
+        self.names = self.firms["name"].tolist()
+        self.legal_reps = self.firms["legal_representative"].tolist()
+        self.successors = [s if isinstance(s, str) and s else None for s in self.firms["successor_firm_id"].tolist()]
+
+    def _former_name_limits(self) -> None:
+        for entry in self.entries:
+            if entry.kind != "former":
+                continue
+            holders = [self.entries[e].firm for e in self.by_key.get(entry.parsed.key, ())
+                       if self.entries[e].kind == "current" and self.entries[e].firm != entry.firm
+                       and not np.isnat(self.established[self.entries[e].firm])]
+            if holders:
+                first = min(holders, key=lambda f: self.established[f])
+                entry.given_up_by, entry.taken_by = self.established[first], first
+
+    def _people_and_groups(self) -> None:
+        self.by_legal_rep: dict[str, list[int]] = defaultdict(list)
+        for i, rep in enumerate(self.firms["legal_representative"].tolist()):
+            if isinstance(rep, str) and rep.strip():
+                self.by_legal_rep[parse_name(rep).key].append(i)
+        self.children: dict[int, list[int]] = defaultdict(list)
+        for i, parent in enumerate(self.firms["parent_firm_id"].tolist()):
+            if isinstance(parent, str) and parent in self.row_of:
+                self.children[self.row_of[parent]].append(i)
+
+    # --- fuzzy blocking ----------------------------------------------------------------------
+    def _build_gram_index(self) -> None:
+        docs = [_grams(e.parsed.core or e.parsed.key, e.parsed.script) for e in self.entries]
+        df: dict[str, int] = defaultdict(int)
+        for grams in docs:
+            for g in set(grams):
+                df[g] += 1
+        cap = max(200, int(_MAX_GRAM_SHARE * len(docs)))
+        n = max(len(docs), 1)
+        self.vocab = {g: j for j, g in enumerate(g for g, c in df.items() if c <= cap)}
+        self.idf = np.zeros(len(self.vocab))
+        for g, j in self.vocab.items():
+            self.idf[j] = np.log((1 + n) / (1 + df[g])) + 1.0
+        self.entry_matrix = self._vectorise(docs).T.tocsr()
+
+    def _vectorise(self, docs: list[list[str]]) -> sp.csr_matrix:
+        rows, cols = [], []
+        for r, grams in enumerate(docs):
+            for g in set(grams):
+                j = self.vocab.get(g)
+                if j is not None:
+                    rows.append(r)
+                    cols.append(j)
+        data = self.idf[cols] if cols else np.zeros(0)
+        mat = sp.csr_matrix((data, (rows, cols)), shape=(len(docs), len(self.vocab)))
+        norms = np.sqrt(mat.multiply(mat).sum(axis=1)).A1
+        norms[norms == 0] = 1.0
+        return sp.diags(1.0 / norms) @ mat
+
+    def block(self, names: list[ParsedName], top_k: int = 8, min_cosine: float = 0.35) -> list[list[int]]:
+        """For each parsed name, up to top_k entry ids sharing distinctive n-grams with it."""
+        out: list[list[int]] = []
+        for start in range(0, len(names), _CHUNK):
+            chunk = names[start:start + _CHUNK]
+            query = self._vectorise([_grams(p.core or p.key, p.script) for p in chunk])
+            sims = (query @ self.entry_matrix).tocsr()
+            for r in range(sims.shape[0]):
+                lo, hi = sims.indptr[r], sims.indptr[r + 1]
+                vals, idx = sims.data[lo:hi], sims.indices[lo:hi]
+                keep = vals >= min_cosine
+                vals, idx = vals[keep], idx[keep]
+                if len(vals) > top_k:
+                    part = np.argpartition(-vals, top_k)[:top_k]
+                    vals, idx = vals[part], idx[part]
+                out.append(idx[np.argsort(-vals)].tolist())
+        return out
+
+    def _build_substitution_index(self) -> None:
+        """Hashes of every Chinese core with one character masked: finds one-substitution typos
+        (海光 -> 海明) that n-gram blocking misses when the typo hits a two-character trade name."""
+        hashes, owners = [], []
+        for e, entry in enumerate(self.entries):
+            core = entry.parsed.core
+            if entry.parsed.script == "zh" and len(core) >= 3:
+                for masked in _masked(core):
+                    hashes.append(hash(masked))
+                    owners.append(e)
+        order = np.argsort(np.array(hashes, dtype=np.int64), kind="stable")
+        self.sub_hashes = np.array(hashes, dtype=np.int64)[order]
+        self.sub_entries = np.array(owners, dtype=np.int64)[order]
+
+    def one_substitution(self, core: str) -> set[int]:
+        """Entry ids whose core differs from `core` in exactly one position (or equals it)."""
+        if len(core) < 3 or not len(self.sub_hashes):
+            return set()
+        keys = np.array([hash(m) for m in _masked(core)], dtype=np.int64)
+        lo = np.searchsorted(self.sub_hashes, keys, side="left")
+        hi = np.searchsorted(self.sub_hashes, keys, side="right")
+        return {int(e) for a, b in zip(lo, hi, strict=True) for e in self.sub_entries[a:b]}
+
+    # --- helpers for scoring -----------------------------------------------------------------
+    def lifetime_fraction(self, firm: int, dates: np.ndarray, entry: int | None = None) -> float | None:
+        """Share of filing dates inside the firm's life (and, for a former name, before another firm
+        took the name); None when no date can be checked."""
+        if len(dates) == 0:
+            return None
+        est, end = self.established[firm], self.deregistered[firm]
+        if entry is not None and self.entries[entry].given_up_by is not None:
+            limit = self.entries[entry].given_up_by
+            end = limit if np.isnat(end) else min(end, limit)
+        if np.isnat(est) and np.isnat(end):
+            return None
+        ok = np.ones(len(dates), dtype=bool)
+        if not np.isnat(est):
+            ok &= dates >= est
+        if not np.isnat(end):
+            ok &= dates <= end
+        return float(ok.mean())

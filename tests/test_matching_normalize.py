@@ -1,0 +1,145 @@
+"""Name normalisation, legal forms and applicant-type classification (Chinese and English)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from matching import classify_applicant, normalize_name
+from matching.geo import parse_address
+from matching.normalize import parse_name
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+@pytest.mark.parametrize(("raw", "key", "province", "city", "legal"), [
+    ("深圳市大疆创新科技有限公司", "深圳市大疆创新科技", "广东", "深圳", "limited"),
+    ("腾讯科技（深圳）有限公司", "腾讯科技", "广东", "深圳", "limited"),
+    ("騰訊科技(深圳)有限公司", "腾讯科技", "广东", "深圳", "limited"),  # traditional, half-width brackets
+    ("腾讯科技【北京】有限责任公司", "腾讯科技", "北京", "北京", "limited"),
+    ("ＡＢＣ智能科技有限公司", "abc智能科技", None, None, "limited"),  # full-width letters
+    ("华兴 智能科技 股份有限公司", "华兴智能科技", None, None, "joint_stock"),
+    ("华兴智能科技股份公司", "华兴智能科技", None, None, "joint_stock"),
+    ("北京鸿图控股集团有限公司", "北京鸿图控股", "北京", "北京", "group"),
+    ("鸿图科技（集团）股份有限公司", "鸿图科技", None, None, "joint_stock"),
+    ("广东省华兴电子有限公司", "广东省华兴电子", "广东", None, "limited"),
+    ("中山大学", "中山大学", None, None, ""),  # 中山 is a city, but not as a bare name prefix
+    ("Huawei Technologies Co., Ltd.", "huawei technologies", None, None, "limited"),
+    ("HUAWEI TECHNOLOGIES CO.,LTD", "huawei technologies", None, None, "limited"),
+    ("Huaxing Intelligent Technology (Shenzhen) Co., Ltd.", "huaxing intelligent technology", "广东", "深圳",
+     "limited"),
+    ("XI'AN HUAXING CO., LTD.", "xian huaxing", "陕西", "西安", "limited"),
+    ("Siemens Aktiengesellschaft", "siemens", None, None, "joint_stock"),
+    ("The Procter & Gamble Company", "procter and gamble", None, None, "company"),
+    ("U.S. Order, Inc.", "us order", None, None, "joint_stock"),
+    ("Société Générale S.A.", "societe generale", None, None, "joint_stock"),
+])
+def test_normalisation_table(raw, key, province, city, legal):
+    parsed = parse_name(raw)
+    assert normalize_name(raw) == key
+    assert (parsed.province, parsed.city, parsed.legal_form) == (province, city, legal)
+
+
+def test_variants_of_one_firm_share_a_core():
+    variants = ["深圳市华兴智能科技有限公司", "深圳华兴智能科技有限责任公司", "华兴智能科技（深圳）有限公司",
+                "華興智能科技(深圳)有限公司", "华兴智能科技有限公司"]
+    assert {parse_name(v).core for v in variants} == {"华兴智能科技"}
+
+
+def test_branch_keeps_its_own_key_and_names_the_parent():
+    parsed = parse_name("华为技术有限公司北京分公司")
+    assert parsed.key == "华为技术北京分公司"
+    assert parsed.branch_of == "华为技术"
+    assert parsed.legal_form == "branch"
+
+
+@pytest.mark.parametrize(("address", "province", "city"), [
+    ("518000 广东省深圳市南山区科技园", "广东", "深圳"),
+    ("北京市海淀区中关村大街1号", "北京", "北京"),
+    ("江苏省苏州市苏州工业园区星湖街", "江苏", "苏州"),
+    ("浙江省杭州市滨江区", "浙江", "杭州"),
+    ("1600 Amphitheatre Parkway, Mountain View", None, None),
+    ("", None, None),
+])
+def test_address_province_and_city(address, province, city):
+    assert parse_address(address) == (province, city)
+
+
+TYPES = [
+    ("深圳市大疆创新科技有限公司", "company"),
+    ("华为技术有限公司北京分公司", "company"),
+    ("某某五金经营部", "company"),
+    ("清华大学", "university"),
+    ("中国科学院大学", "university"),
+    ("杭州理工大学", "university"),
+    ("中国科学院自动化研究所", "research_institute"),
+    ("之江实验室", "research_institute"),
+    ("中国电子科技集团公司第五十四研究所", "research_institute"),
+    ("深圳市人工智能研究院", "research_institute"),
+    ("北京协和医院", "hospital"),
+    ("浙江大学医学院附属第一医院", "hospital"),
+    ("广东省人民医院", "hospital"),
+    ("深圳市人民政府", "government"),
+    ("国家知识产权局", "government"),
+    ("深圳海关", "government"),
+    ("北京市市场监督管理局", "government"),
+    ("张伟", "individual"),
+    ("李娜", "individual"),
+    ("欧阳明辉", "individual"),
+    ("买买提·艾力", "individual"),
+    ("深圳市机器人产业协会", "unknown"),
+    ("杭州华兴设计工作室", "unknown"),
+    ("Siemens AG", "company"),
+    ("Brightwave Networks Inc.", "company"),
+    ("Vesterlund Medical A/S", "company"),
+    ("The Regents of the University of California", "university"),
+    ("Massachusetts Institute of Technology", "university"),
+    ("Lawrence Livermore National Laboratory", "research_institute"),
+    ("Fraunhofer-Gesellschaft zur Förderung der angewandten Forschung e.V.", "research_institute"),
+    ("Massachusetts General Hospital", "hospital"),
+    ("United States of America as represented by the Secretary of the Navy", "government"),
+    ("Department of Energy", "government"),
+    ("Smith; John", "individual"),
+    ("SMITH, JOHN A.", "individual"),
+    ("John A. Smith", "individual"),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), TYPES)
+def test_applicant_type(name, expected):
+    assert classify_applicant(name) == expected
+
+
+def _shared(relative: str) -> Path:
+    path = SHARED / relative
+    if not path.exists():
+        pytest.skip(f"../shared/data/{relative} not present")
+    return path
+
+
+@pytest.mark.shared_data
+def test_real_government_lists_are_public_bodies_not_firms_or_people():
+    """US agencies (PatentsView lists): classified as public bodies; national labs may be research institutes."""
+    names = pd.read_csv(_shared("pvdb_name_and_ipc_resources/government_organization.csv"))["name"]
+    agencies = pd.read_csv(_shared("pvdb_name_and_ipc_resources/list_of_government_agencies.csv"))["Long_form"]
+    for series, min_government in ((names, 0.6), (agencies.str.strip(), 0.8)):
+        counts = Counter(classify_applicant(n) for n in series)
+        total = sum(counts.values())
+        assert counts["government"] / total >= min_government, counts
+        assert (counts["company"] + counts["individual"]) / total <= 0.05, counts
+
+
+@pytest.mark.shared_data
+def test_shipped_legal_forms_cover_gleif_abbreviations():
+    """ISO 20275 abbreviations for the big patent-filing jurisdictions are stripped from names."""
+    elf = pd.read_csv(_shared("legal_forms_gleif_elf/gleif_elf_cleaned_with_additional_2026-02-19.csv"), dtype=str)
+    countries = {"US", "GB", "DE", "FR", "NL", "CH", "SE", "KR", "TW", "HK", "JP"}
+    rows = elf[elf["Country Code (ISO 3166-1)"].isin(countries)]["Abbreviations Local language"].dropna()
+    # short Latin abbreviations (Inc., GmbH, B.V., L.L.C.); long forms and place words (Kanton) left out
+    abbreviations = {a.strip() for cell in rows for a in cell.split(";")
+                     if a.strip().isascii() and 1 < len(a.strip().replace(".", "")) <= 8}
+    stripped = [a for a in abbreviations if normalize_name(f"Acme Widgets {a}") == "acme widgets"]
+    assert len(stripped) / len(abbreviations) >= 0.55, sorted(set(abbreviations) - set(stripped))

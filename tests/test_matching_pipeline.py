@@ -1,0 +1,249 @@
+"""run_matching on hand-written fixture tables (tests/fixtures/matching): the hard cases one by one."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pandas as pd
+import pytest
+from fixtures.matching.tables import firms_frame, patents_frame, write_workspace
+
+from graph.contracts import MATCHES
+from matching import evaluate_matching, record_decision, run_matching
+
+HUAXING = "91440300HX0000001A"
+RUIDA_GUANGZHOU, RUIDA_CHENGDU = "91440100RD0000002B", "91510100RD0000003C"
+HENGTAI_RENAMED, HENGTAI_NEW = "91330100HT0000004D", "91330100HT0000005E"
+BOYUAN_DEREGISTERED = "91320100BY0000006F"
+HONGTU_GROUP, HONGTU_SUB = "91110000HT0000008H", "91110000HT0000009J"
+ACLARION = "US00000000AC000000"
+
+
+@pytest.fixture()
+def matched(tmp_path):
+    workspace = write_workspace(tmp_path / "ws")
+    report = run_matching(workspace, "run-1")
+    return workspace, report
+
+
+def _links(workspace) -> pd.DataFrame:
+    applicants = workspace.read_df("applicants")
+    matches = workspace.read_df("matches")
+    return matches.merge(applicants[["applicant_id", "name", "raw_variants", "applicant_type", "region", "city"]],
+                         on="applicant_id")
+
+
+def _rows_for(workspace, raw_name: str, city: str | None = None) -> pd.DataFrame:
+    links = _links(workspace)
+    hit = links["raw_variants"].map(lambda variants: raw_name in list(variants))
+    if city:
+        hit &= links["city"] == city
+    return links[hit]
+
+
+def test_tables_follow_the_contracts_and_every_applicant_has_a_row(matched):
+    workspace, report = matched
+    applicants = workspace.read_df("applicants")
+    filings = workspace.read_df("filings")
+    matches = workspace.read_df("matches")
+    assert report.patents_read == len(patents_frame()) and report.patents_quarantined == 0
+    assert len(filings) == report.filings == sum(len(a) for a in patents_frame()["applicants"])
+    assert set(matches["applicant_id"]) == set(applicants["applicant_id"])
+    assert matches["method_version"].eq("match-1.0").all()
+    assert set(matches["decision"]) <= set(MATCHES.enums["decision"])
+
+
+def test_spelling_variants_resolve_to_one_firm(matched):
+    workspace, _ = matched
+    for raw in ("深圳市华兴智能科技有限公司", "華興智能科技（深圳）有限公司",
+                "Shenzhen Huaxing Intelligent Technology Co.，Ltd.", "深圳市化兴智能科技有限公司"):
+        rows = _rows_for(workspace, raw)
+        direct = rows[rows["link_type"] == "direct"]
+        assert direct["firm_id"].tolist() == [HUAXING], raw
+        assert direct["decision"].tolist() == ["auto"], raw
+
+
+def test_typo_evidence_names_the_variant_and_the_address(matched):
+    workspace, _ = matched
+    row = _rows_for(workspace, "深圳市化兴智能科技有限公司").iloc[0]
+    evidence = json.loads(row["evidence"])
+    assert evidence["matched_variant"] == {"name": "深圳市华兴智能科技有限公司", "variant": "current", "via": "fuzzy"}
+    assert evidence["features"]["edits"] == 1 and evidence["features"]["same_address"] is True
+    assert evidence["features"]["region"] == "city"
+    for field in ("applicant", "firm", "features", "candidates", "excluded", "method", "decision_rule"):
+        assert field in evidence
+    assert evidence["candidates"][0]["firm_id"] == HUAXING
+    assert evidence["firm"]["established"] == "2010-05-12"
+
+
+def test_same_name_in_two_cities_stays_two_applicants_with_their_own_firm(matched):
+    workspace, _ = matched
+    guangzhou = _rows_for(workspace, "瑞达通信技术有限公司", city="广州")
+    chengdu = _rows_for(workspace, "瑞达通信技术有限公司", city="成都")
+    assert guangzhou["applicant_id"].iloc[0] != chengdu["applicant_id"].iloc[0]
+    assert guangzhou["firm_id"].tolist() == [RUIDA_GUANGZHOU]
+    assert chengdu["firm_id"].tolist() == [RUIDA_CHENGDU]
+    assert (guangzhou["decision"].tolist(), chengdu["decision"].tolist()) == (["auto"], ["auto"])
+
+
+def test_former_name_before_the_new_holder_existed_goes_to_the_renamed_firm(matched):
+    workspace, _ = matched
+    rows = _rows_for(workspace, "恒泰药业有限公司")
+    assert rows[["firm_id", "link_type", "decision"]].values.tolist() == [[HENGTAI_RENAMED, "former_name", "auto"]]
+    evidence = json.loads(rows["evidence"].iloc[0])
+    assert {"firm_id": HENGTAI_NEW, "reason": "firm established on 2020-06-01, after every filing of this applicant"} \
+        in evidence["excluded"]
+
+
+def test_former_name_after_the_new_holder_exists_goes_to_the_new_holder(tmp_path):
+    patents = patents_frame()
+    renamed = patents["publication_number"] == "CN110000007A"
+    patents.loc[renamed, "application_date"] = pd.Timestamp("2022-01-01").date()
+    patents.loc[renamed, "applicant_addresses"] = pd.Series([["浙江省杭州市上城区某路1号"]], index=patents.index[renamed])
+    workspace = write_workspace(tmp_path / "ws", patents=patents)
+    run_matching(workspace, "run-1")
+    rows = _rows_for(workspace, "恒泰药业有限公司")
+    assert rows[["firm_id", "link_type", "decision"]].values.tolist() == [[HENGTAI_NEW, "direct", "auto"]]
+    excluded = json.loads(rows["evidence"].iloc[0])["excluded"]
+    assert excluded[0]["firm_id"] == HENGTAI_RENAMED and "held by 91330100HT0000005E" in excluded[0]["reason"]
+
+
+def test_firm_deregistered_before_the_filing_is_never_the_applicant(matched):
+    workspace, _ = matched
+    rows = _rows_for(workspace, "南京博远科技有限公司")
+    assert rows["firm_id"].isna().all() and rows["decision"].tolist() == ["rejected"]
+    evidence = json.loads(rows["evidence"].iloc[0])
+    assert evidence["excluded"][0]["firm_id"] == BOYUAN_DEREGISTERED
+    assert "deregistered" in evidence["excluded"][0]["reason"]
+
+
+def test_deregistered_firm_that_truly_filed_is_linked_and_flagged_with_its_successor(tmp_path):
+    patents = patents_frame()
+    patents.loc[patents["publication_number"] == "CN110000008A", "application_date"] = pd.Timestamp("2014-03-03").date()
+    workspace = write_workspace(tmp_path / "ws", patents=patents)
+    run_matching(workspace, "run-1")
+    row = _rows_for(workspace, "南京博远科技有限公司").iloc[0]
+    assert (row["firm_id"], row["decision"]) == (BOYUAN_DEREGISTERED, "auto")
+    firm = json.loads(row["evidence"])["firm"]
+    assert firm["status"] == "deregistered" and firm["successor_firm_id"] == "91320100BY0000007G"
+    assert "excluded from ranking" in firm["flag"]
+
+
+def test_group_applicant_gets_its_operating_subsidiary_as_well(matched):
+    workspace, _ = matched
+    rows = _rows_for(workspace, "鸿图控股集团有限公司").set_index("link_type")
+    assert rows.loc["direct", "firm_id"] == HONGTU_GROUP
+    assert rows.loc["subsidiary", "firm_id"] == HONGTU_SUB  # the deregistered subsidiary is left out
+    assert rows.loc["subsidiary", "decision"] == "auto"
+    assert json.loads(rows.loc["subsidiary", "evidence"])["features"]["parent_firm_id"] == HONGTU_GROUP
+
+
+def test_person_resolves_to_the_firm_they_run_in_their_city(matched):
+    workspace, _ = matched
+    co_applicant = _rows_for(workspace, "李娜", city="深圳")
+    assert co_applicant[["firm_id", "link_type", "decision"]].values.tolist() == [
+        [HUAXING, "legal_representative", "auto"]]
+    elsewhere = _rows_for(workspace, "李娜", city="成都")
+    assert elsewhere["firm_id"].isna().all()
+    two_firms = _rows_for(workspace, "王伟", city="深圳")  # runs two firms there and filed alone
+    assert set(two_firms["decision"]) == {"review"} and len(two_firms) == 2
+
+
+def test_universities_and_government_get_no_firm_and_say_why(matched):
+    workspace, _ = matched
+    for raw, reason in (("清华大学", "university"), ("深圳市人民政府", "government")):
+        rows = _rows_for(workspace, raw)
+        assert rows["firm_id"].isna().all() and rows["decision"].tolist() == ["rejected"]
+        assert reason in json.loads(rows["evidence"].iloc[0])["reason"]
+
+
+def test_short_lookalike_name_is_not_linked(matched):
+    workspace, _ = matched
+    rows = _rows_for(workspace, "Clarion Co.，Ltd.")
+    assert rows["firm_id"].isna().all(), rows[["firm_id", "score", "decision"]]
+    candidates = json.loads(rows["evidence"].iloc[0])["candidates"]
+    assert candidates and candidates[0]["firm_id"] == ACLARION  # considered, and refused
+
+
+def test_decisions_apply_before_matching_and_survive_a_rerun(matched):
+    workspace, _ = matched
+    typo = _rows_for(workspace, "深圳市化兴智能科技有限公司")["applicant_id"].iloc[0]
+    clarion = _rows_for(workspace, "Clarion Co.，Ltd.")["applicant_id"].iloc[0]
+    record_decision(workspace, typo, "reject", HUAXING, reviewer="wang", note="different firm, same street")
+    record_decision(workspace, clarion, "choose", ACLARION, reviewer="wang")
+    for run in ("run-2", "run-3"):
+        report = run_matching(workspace, run)
+        assert report.review_rows_read == 2 and report.review_rows_quarantined == 0
+        rejected = _rows_for(workspace, "深圳市化兴智能科技有限公司")
+        assert HUAXING not in set(rejected["firm_id"].dropna())
+        chosen = _rows_for(workspace, "Clarion Co.，Ltd.")
+        assert chosen[["firm_id", "decision", "score"]].values.tolist() == [[ACLARION, "manual", 1.0]]
+        assert json.loads(chosen["evidence"].iloc[0])["review"]["reviewer"] == "wang"
+
+
+def test_bad_decision_rows_are_quarantined_and_the_rest_apply(matched):
+    workspace, _ = matched
+    clarion = _rows_for(workspace, "Clarion Co.，Ltd.")["applicant_id"].iloc[0]
+    workspace.decisions_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(workspace.decisions_path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["applicant_id", "action", "firm_id", "reviewer", "decided_at", "note"])
+        writer.writerow([clarion, "approve", ACLARION, "li", "2024-01-01", ""])
+        writer.writerow(["A-unknown", "accept", ACLARION, "li", "2024-01-01", ""])
+        writer.writerow([clarion, "choose", "NO-SUCH-FIRM", "li", "2024-01-01", ""])
+        writer.writerow([clarion, "choose", ACLARION, "li", "2024-01-01", ""])
+    report = run_matching(workspace, "run-2")
+    assert (report.review_rows_read, report.review_rows_quarantined) == (4, 3)
+    quarantine = workspace.read_df("quarantine")
+    mine = quarantine[quarantine["stage"] == "matching"].sort_values("position")
+    assert mine[["position", "field"]].values.tolist() == [[1, "action"], [2, "applicant_id"], [3, "firm_id"]]
+    assert mine["source_file"].eq(str(workspace.decisions_path)).all()
+    assert _rows_for(workspace, "Clarion Co.，Ltd.")["decision"].tolist() == ["manual"]
+
+
+def test_record_decision_refuses_unknown_ids(matched):
+    workspace, _ = matched
+    with pytest.raises(ValueError, match="not in"):
+        record_decision(workspace, "A-nobody", "accept", HUAXING, reviewer="li")
+    applicant = workspace.read_df("applicants")["applicant_id"].iloc[0]
+    with pytest.raises(ValueError, match="not in"):
+        record_decision(workspace, applicant, "choose", "NO-SUCH-FIRM", reviewer="li")
+    with pytest.raises(ValueError, match="action"):
+        record_decision(workspace, applicant, "maybe", HUAXING, reviewer="li")
+
+
+def test_patent_without_applicants_is_quarantined(tmp_path):
+    patents = patents_frame()
+    patents.at[0, "applicants"] = []
+    workspace = write_workspace(tmp_path / "ws", patents=patents)
+    report = run_matching(workspace, "run-1")
+    assert report.patents_quarantined == 1
+    row = workspace.read_df("quarantine").iloc[0]
+    assert (row["source_file"], row["position"], row["field"]) == ("patents.csv", 1, "applicants")
+
+
+def test_evaluation_against_a_label_file(matched, tmp_path):
+    workspace, _ = matched
+    labels = tmp_path / "labels.csv"
+    rows = [("深圳市华兴智能科技有限公司", "518000 广东省深圳市南山区科技路8号", HUAXING, "company"),
+            ("瑞达通信技术有限公司", "四川省成都市武侯区天府大道9号", RUIDA_CHENGDU, "company"),
+            ("Clarion Co.，Ltd.", "", "NONE", "company"),
+            ("南京博远科技有限公司", "江苏省南京市江宁区仙林大道2号", BOYUAN_DEREGISTERED, "company"),  # wrong on purpose
+            ("清华大学", "北京市海淀区清华园1号", "NONE", "university"),
+            ("不存在的公司", "", "NONE", "company")]
+    with open(labels, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["applicant_name", "address", "expected_firm_id", "applicant_type"])
+        writer.writerows(rows)
+    result = evaluate_matching(workspace, labels)
+    assert (result.labels_read, result.not_found) == (6, 1)
+    company = result.by_type["company"]
+    assert (company.links_made, company.correct, company.labelled_links) == (2, 2, 3)
+    assert company.precision == 1.0 and company.recall == pytest.approx(2 / 3)
+    assert [e["error"] for e in result.errors] == ["missed"]
+    assert result.type_accuracy == 1.0
+
+
+def test_firms_fixture_has_the_contract_columns():
+    assert firms_frame()["firm_id"].is_unique
