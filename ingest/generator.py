@@ -263,6 +263,8 @@ class _World:
         self.forced: list[Seed] = []
         self._build_firms(n_firms)
         self._build_entities(n_firms)
+        self.codes.clear()  # only needed to keep codes and addresses unique while building
+        self.addresses.clear()
 
     # --- names, codes, places -------------------------------------------------------------
     def _person(self) -> str:
