@@ -56,14 +56,15 @@ def _fail_bad_input(message: str) -> None:
 
 def _show(result: pipeline.StageResult) -> None:
     counts = pipeline.report_counts(result.report)
-    shown = ", ".join(f"{key}={value}" for key, value in counts.items() if key != "seconds")
+    numbers = {k: v for k, v in counts.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    shown = ", ".join(f"{key}={value}" for key, value in numbers.items() if key != "seconds")
     console.print(f"[bold green]✓ {result.stage}[/bold green] {shown} [dim]({result.seconds:.1f}s, run {result.run_id})[/dim]")
     per_file = getattr(result.report, "per_file", None)
     if per_file:
         table = Table("file", "format", "encoding", "read", "written", "quarantined", box=None, pad_edge=False)
         for item in per_file:
             table.add_row(
-                Path(str(item.path)).name, str(item.format), str(getattr(item, "encoding", "")),
+                Path(str(item.path)).name, str(item.format), str(getattr(item, "encoding", None) or "-"),
                 str(item.read), str(item.written), str(item.quarantined),
             )
         console.print(table)
@@ -123,7 +124,40 @@ def evaluate_matching(labels: Annotated[Path, typer.Option(help="CSV: applicant_
     from matching import evaluate_matching as evaluate
 
     result = _guard(lambda: evaluate(state.workspace, labels))
-    typer.echo(str(result))
+    typer.echo(result.summary())
+
+
+@app.command()
+def review(
+    applicant: Annotated[str | None, typer.Option(help="Applicant id to decide on")] = None,
+    accept: Annotated[str | None, typer.Option(help="Confirm the link to this firm id")] = None,
+    choose: Annotated[str | None, typer.Option(help="Link to this firm id instead")] = None,
+    reject: Annotated[str | None, typer.Option(help="Never link to this firm id ('all' = to no firm)")] = None,
+    reviewer: Annotated[str | None, typer.Option(help="Who decides (recorded with the decision)")] = None,
+    note: Annotated[str, typer.Option(help="Why")] = "",
+    limit: Annotated[int, typer.Option(help="Rows of the queue to show")] = 30,
+) -> None:
+    """Show the review queue, or record a decision that every later run applies first."""
+    from matching import record_decision, review_queue
+
+    actions = {"accept": accept, "choose": choose, "reject": reject}
+    given = {name: value for name, value in actions.items() if value}
+    if not applicant:
+        queue = _guard(lambda: review_queue(state.workspace))
+        table = Table("applicant_id", "applicant", "type", "candidate firm", "status", "score", "link", box=None)
+        for row in queue.head(limit).itertuples():
+            table.add_row(row.applicant_id, row.applicant, row.applicant_type, f"{row.firm} ({row.firm_id})",
+                          row.status, f"{row.score:.2f}", row.link_type)
+        Console().print(table)
+        console.print(f"{len(queue)} links wait for review; decide with --applicant ID --accept/--choose/--reject")
+        return
+    if len(given) != 1 or not reviewer:
+        _fail_bad_input("give exactly one of --accept / --choose / --reject, and --reviewer")
+    (action, firm_id), = given.items()
+    firm_id = None if (action == "reject" and firm_id == "all") else firm_id
+    _guard(lambda: record_decision(state.workspace, applicant, action, firm_id, reviewer, note))
+    console.print(f"[bold green]✓ review[/bold green] {action} {applicant} → {firm_id or 'no firm'}"
+                  f" recorded in {state.workspace.decisions_path}; run `patentgraph match` to apply it")
 
 
 @app.command()
@@ -218,7 +252,6 @@ def serve(
     """Serve the Dash explorer over the workspace."""
     from dash_app import serve as serve_app
 
-    console.print(f"patentgraph UI on http://{host}:{port}/  (Ctrl+C to stop)")
     serve_app(state.workspace.root, host=host, port=port)
 
 
@@ -256,7 +289,7 @@ def demo(
     _guard(lambda: pipeline.build_all(workspace, state.settings, dataset.patent_files, dataset.firm_files, _show))
     from matching import evaluate_matching as evaluate
 
-    console.print(str(evaluate(workspace, dataset.labels)))
+    console.print(evaluate(workspace, dataset.labels).summary())
     from graph.export import write_targets
 
     path, rows = write_targets(workspace, workspace.exports_dir / "demo-targets.csv")

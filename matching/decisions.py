@@ -16,6 +16,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from graph.workspace import Quarantine, Workspace
 
 COLUMNS = ("applicant_id", "action", "firm_id", "reviewer", "decided_at", "note")
@@ -110,3 +112,18 @@ def record_decision(workspace: Workspace, applicant_id: str, action: str, firm_i
             writer.writerow(COLUMNS)
         stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         writer.writerow([applicant_id, action, firm_id or "", reviewer, stamp, note])
+
+
+def review_queue(workspace: Workspace) -> pd.DataFrame:
+    """Links waiting for a person: applicant, candidate firm, score, link type; weakest first."""
+    matches = workspace.read_df("matches", ["applicant_id", "firm_id", "score", "decision", "link_type"])
+    pending = matches[matches["decision"] == "review"]
+    applicants = workspace.read_df("applicants", ["applicant_id", "name", "applicant_type", "city"])
+    firms = workspace.read_df("firms", ["firm_id", "name", "status", "city"])
+    queue = pending.merge(applicants, on="applicant_id", how="left").merge(
+        firms, on="firm_id", how="left", suffixes=("", "_firm")
+    )
+    queue = queue.rename(columns={"name": "applicant", "name_firm": "firm", "city": "applicant_city"})
+    columns = ["applicant_id", "applicant", "applicant_type", "applicant_city", "firm_id", "firm", "status",
+               "city_firm", "score", "link_type"]
+    return queue[columns].sort_values(["score", "applicant_id", "firm_id"]).reset_index(drop=True)
