@@ -74,6 +74,7 @@ PATENTS = Contract(
         ("abstract", _str),
         ("application_date", pa.date32()),
         ("publication_date", pa.date32()),
+        ("grant_date", pa.date32()),  # 授权公告日, when the source gives it
         ("ipc", _strs, False),  # normalised, e.g. "G06N3/08"; first is the main class
         ("cpc", _strs, False),
         ("applicants", _strs, False),  # raw names, in filing order
@@ -102,6 +103,7 @@ FIRMS = Contract(
         ("established_date", pa.date32()),
         ("deregistered_date", pa.date32()),
         ("registered_capital", pa.float64()),  # in 10k CNY, as registries print it
+        ("country", _str),  # ISO 3166-1 alpha-2; CN for Chinese registries
         ("province", _str),
         ("city", _str),
         ("address", _str),

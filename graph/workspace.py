@@ -43,20 +43,26 @@ def new_run_id(stage: str) -> str:
 
 
 def conform(contract: Contract, data: pa.Table | pd.DataFrame) -> pa.Table:
-    """Return `data` cast to the contract's schema, or raise ContractError saying why not."""
+    """Return `data` cast to the contract's schema, or raise ContractError saying why not.
+
+    Optional (nullable) columns a writer leaves out are filled with nulls; required ones must be there.
+    """
+    present = set(data.columns if isinstance(data, pd.DataFrame) else data.column_names)
+    missing = [name for name in contract.required if name not in present]
+    if missing:
+        raise ContractError(f"table {contract.name!r}: missing required columns {missing}")
     if isinstance(data, pd.DataFrame):
-        missing = [f.name for f in contract.schema if f.name not in data.columns]
-        if missing:
-            raise ContractError(f"table {contract.name!r}: missing columns {missing}")
-        frame = data[[f.name for f in contract.schema]]
+        absent = {f.name: pd.Series([None] * len(data), index=data.index, dtype=object)
+                  for f in contract.schema if f.name not in present}
+        frame = data.assign(**absent)[[f.name for f in contract.schema]]
         try:
             table = pa.Table.from_pandas(frame, schema=_nullable(contract.schema), preserve_index=False)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError) as exc:
             raise ContractError(f"table {contract.name!r}: {_locate_bad_column(contract, frame)}: {exc}") from exc
     else:
-        missing = [f.name for f in contract.schema if f.name not in data.column_names]
-        if missing:
-            raise ContractError(f"table {contract.name!r}: missing columns {missing}")
+        for fld in contract.schema:
+            if fld.name not in present:
+                data = data.append_column(fld.name, pa.nulls(data.num_rows, fld.type))
         table = data.select([f.name for f in contract.schema])
         try:
             table = table.cast(_nullable(contract.schema))
@@ -74,7 +80,7 @@ def _locate_bad_column(contract: Contract, frame: pd.DataFrame) -> str:
     for fld in contract.schema:
         try:
             pa.array(frame[fld.name], type=fld.type, from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
             return f"column {fld.name!r} cannot be read as {fld.type}"
     return "a column cannot be converted"
 

@@ -23,8 +23,9 @@ PATENT_HEADERS: dict[str, tuple[str, ...]] = {
     "application_date": ("申请日", "申请日期", "application date", "application_date", "filing date"),
     "publication_date": (
         "公开(公告)日", "公开公告日", "公开/公告日", "公开日", "公开日期", "公开(公布)日", "申请公布日", "公告日",
-        "publication date", "publication_date", "授权公告日", "授权日",
+        "publication date", "publication_date",
     ),
+    "grant_date": ("授权公告日", "授权日", "授权日期", "grant date", "grant_date", "issue date"),
     "title": ("发明名称", "标题", "专利名称", "中文标题", "标题(中文)", "名称", "title", "invention title",
               "授权名称"),
     "abstract": ("摘要", "申请摘要", "中文摘要", "摘要(中文)", "abstract"),
@@ -63,6 +64,7 @@ FIRM_HEADERS: dict[str, tuple[str, ...]] = {
                          "incorporation date", "established_date"),
     "deregistered_date": ("注销日期", "注销时间", "deregistered date", "dissolution date", "deregistered_date"),
     "registered_capital": ("注册资本", "注册资本(万元)", "注册资金", "registered capital", "registered_capital"),
+    "country": ("国家", "国别", "国家/地区", "country", "country code", "legal address country"),
     "province": ("省份", "所属省份", "省", "province", "region"),
     "city": ("城市", "所属城市", "市", "city"),
     "address": ("地址", "注册地址", "企业地址", "住所", "通信地址", "address", "registered address"),

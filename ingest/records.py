@@ -34,6 +34,8 @@ def build_patent(values: dict, header_of: Callable[[str], str], source_file: str
     if parsed is None:
         raise RowRejected("publication_number", f"{header_of('publication_number')} is empty")
     number, kind = parsed
+    granted = _parse(values, header_of, "grant_date", nz.parse_date)
+    published = _parse(values, header_of, "publication_date", nz.parse_date)
     ipc = _parse(values, header_of, "ipc", nz.classification_codes, "main_ipc")
     ipc += _parse(values, header_of, "ipc", nz.classification_codes)
     cpc = _parse(values, header_of, "cpc", nz.classification_codes, "main_cpc")
@@ -46,7 +48,9 @@ def build_patent(values: dict, header_of: Callable[[str], str], source_file: str
         "title": nz.clean(values.get("title")),
         "abstract": nz.clean(values.get("abstract")),
         "application_date": _parse(values, header_of, "application_date", nz.parse_date),
-        "publication_date": _parse(values, header_of, "publication_date", nz.parse_date),
+        # A grant's announcement is its publication when the export gives only the grant date.
+        "publication_date": published or granted,
+        "grant_date": granted,
         "ipc": _dedupe(ipc),  # the main class first
         "cpc": _dedupe(cpc),
         "applicants": nz.split_multi(values.get("applicants")),
@@ -76,6 +80,8 @@ def build_firm(values: dict, header_of: Callable[[str], str], source_file: str, 
         "established_date": _parse(values, header_of, "established_date", nz.parse_date),
         "deregistered_date": _parse(values, header_of, "deregistered_date", nz.parse_date),
         "registered_capital": _parse(values, header_of, "registered_capital", nz.registered_capital),
+        # An 18-character unified social credit code is issued only in mainland China.
+        "country": nz.clean(values.get("country")) or ("CN" if len(firm_id) == 18 else None),
         "province": nz.clean(values.get("province")),
         "city": nz.clean(values.get("city")),
         "address": nz.clean(values.get("address")),

@@ -39,9 +39,13 @@ def test_enum_value_outside_contract_is_refused(tmp_path):
         Workspace(tmp_path).write("matches", frame, "r")
 
 
-def test_missing_column_is_refused(tmp_path):
-    with pytest.raises(ContractError, match="missing columns"):
-        Workspace(tmp_path).write("supply_links", _links().drop(columns=["to_node"]), "r")
+def test_missing_required_column_is_refused_and_optional_ones_are_filled(tmp_path):
+    ws = Workspace(tmp_path)
+    with pytest.raises(ContractError, match=r"missing required columns \['to_node'\]"):
+        ws.write("supply_links", _links().drop(columns=["to_node"]), "r")
+    frame = empty("quarantine").drop(columns=["raw"])
+    frame.loc[0] = ["ingest-patents", "a.csv", 3, "title", "too long"]
+    assert ws.write("quarantine", frame, "r").column("raw").null_count == 1
 
 
 def test_table_from_another_schema_version_is_refused_on_read(tmp_path):
