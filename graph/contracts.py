@@ -72,6 +72,7 @@ PATENTS = Contract(
         ("patent_type", _str, False),
         ("title", _str),
         ("abstract", _str),
+        ("claims", _str),  # claims text, or the first claim (主权项) when that is all the source has
         ("application_date", pa.date32()),
         ("publication_date", pa.date32()),
         ("grant_date", pa.date32()),  # 授权公告日, when the source gives it
@@ -216,25 +217,52 @@ NODE_PATENTS = Contract(
 
 FIRM_SCORES = Contract(
     name="firm_scores",
-    version=1,
+    version=2,
     key=("chain_id", "node_id", "firm_id"),
     enums={"tier": TIERS},
-    description="Firm ranked in node: score, rank, the features behind it and a spoken reason.",
+    description="Firm ranked in node: score, rank, the dimensions and features behind it and spoken reasons.",
     schema=_schema(
         ("chain_id", _str, False),
         ("node_id", _str, False),
         ("firm_id", _str, False),
-        ("score", pa.float64(), False),  # 0..100
+        ("score", pa.float64(), False),  # 0..100, the weighted dimension percentiles
         ("rank", pa.int32(), False),  # 1 = best in the node
         ("tier", _str, False),
+        ("dim_strength", pa.float64()),  # dimension percentiles within the node, 0..100
+        ("dim_quality", pa.float64()),
+        ("dim_growth", pa.float64()),
+        ("dim_chain_position", pa.float64()),
+        ("dim_soundness", pa.float64()),
         ("patents_in_node", pa.int64(), False),
         ("inventions_in_node", pa.int64(), False),
         ("granted_in_node", pa.int64(), False),
         ("recent_filings", pa.int64(), False),
+        ("recent_grants", pa.int64()),
         ("forward_citations", pa.int64(), False),
+        ("pagerank", pa.float64()),  # citation PageRank of the firm's node patents, summed (1 = average patent)
         ("node_share", pa.float64(), False),
+        ("nodes_in_chain", pa.int64()),  # nodes of the chain the firm holds patents in
         ("match_confidence", pa.float64(), False),  # weakest accepted link behind these patents
-        ("explanation", _str, False),
+        ("top_patents", _strs),  # publication numbers, strongest first
+        ("reasons", _strs),  # short sentences: top dimensions, strongest patents, the match evidence
+        ("explanation", _str, False),  # the reasons as one text
+    ),
+)
+
+EXCLUSION_RULES = ("status", "firm_type", "size_band", "min_confidence", "min_patents")
+
+FIRM_EXCLUSIONS = Contract(
+    name="firm_exclusions",
+    version=1,
+    key=("chain_id", "node_id", "firm_id", "rule"),
+    enums={"rule": EXCLUSION_RULES},
+    description="Firm holding patents in a node but not ranked there: one row per eligibility rule it fails.",
+    schema=_schema(
+        ("chain_id", _str, False),
+        ("node_id", _str, False),
+        ("firm_id", _str, False),
+        ("rule", _str, False),
+        ("detail", _str, False),  # e.g. "status is deregistered; targets must be operating"
     ),
 )
 
@@ -265,6 +293,7 @@ CONTRACTS: dict[str, Contract] = {
         SUPPLY_LINKS,
         NODE_PATENTS,
         FIRM_SCORES,
+        FIRM_EXCLUSIONS,
         QUARANTINE,
     )
 }
