@@ -25,8 +25,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # one line per message, whatever the terminal width
+EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
+EXIT_BUSY = 3
 
 
 class _State:
@@ -167,9 +169,56 @@ def classify(chains: Annotated[Path | None, typer.Option(help="Folder of chain Y
 
 
 @app.command()
-def rank() -> None:
-    """Score and rank the operating firms of every chain node."""
-    _show(_guard(lambda: pipeline.rank(state.workspace)))
+def rank(
+    scorecard: Annotated[Path | None, typer.Option(help="Scorecard YAML merged onto the shipped one")] = None,
+) -> None:
+    """Score and rank the eligible operating firms of every chain node (exclusions → firm_exclusions)."""
+    from graph.ranking import load_scorecard, rank_firms
+
+    card = _guard(lambda: load_scorecard(scorecard))
+    result = _guard(lambda: pipeline.run_stage(state.workspace, "rank", lambda rid: rank_firms(state.workspace, rid, card),
+                                               scorecard=card.source))
+    _show(result)
+
+
+@app.command("rank-sensitivity")
+def rank_sensitivity(
+    chain: Annotated[str, typer.Option(help="Chain id")],
+    node: Annotated[str, typer.Option(help="Node id")],
+    weight: Annotated[list[str], typer.Option(help="dimension=value or dimension.feature=value (repeatable)")],
+    scorecard: Annotated[Path | None, typer.Option(help="Scorecard YAML to start from")] = None,
+    top: Annotated[int, typer.Option(min=1, help="How many of the top firms to compare")] = 20,
+) -> None:
+    """Show how a node's top firms move when scorecard weights change (nothing is written)."""
+    from graph.ranking import load_scorecard
+    from graph.ranking import rank_sensitivity as sensitivity
+
+    changes = {}
+    for item in weight:
+        key, sep, raw = item.partition("=")
+        try:
+            changes[key.strip()] = float(raw)
+        except ValueError:
+            _fail_bad_input(f"--weight {item!r}: expected name=number, e.g. growth=0.4")
+        if not sep:
+            _fail_bad_input(f"--weight {item!r}: expected name=number, e.g. growth=0.4")
+    card = _guard(lambda: load_scorecard(scorecard))
+    table = _guard(lambda: sensitivity(state.workspace, chain, node, changes, card, top))
+    names = state.workspace.read_df("firms", ["firm_id", "name"]).set_index("firm_id")["name"]
+    shown = Table("firm", "credit code", "rank before", "rank after", "score before", "score after", "move", box=None)
+    for row in table.itertuples():
+        shown.add_row(str(names.get(row.firm_id, "")), row.firm_id, *(_blank_nan(v) for v in (
+            row.rank_before, row.rank_after, row.score_before, row.score_after)), row.move)
+    Console().print(shown)
+    moved_in, moved_out = (table["move"] == "in").sum(), (table["move"] == "out").sum()
+    console.print(f"{', '.join(f'{k}={v}' for k, v in changes.items())}: {moved_in} firms move into the top {top},"
+                  f" {moved_out} move out, {table['move'].str.startswith(('up', 'down')).sum()} change place")
+
+
+def _blank_nan(value: float) -> str:
+    if value != value:
+        return "-"
+    return f"{value:.2f}" if isinstance(value, float) and not value.is_integer() else str(int(value))
 
 
 @app.command()
@@ -185,11 +234,19 @@ def export(
     out: Annotated[Path, typer.Option(help="Output file (.csv or .xlsx)")],
     chain: Annotated[str | None, typer.Option(help="Chain id")] = None,
     node: Annotated[str | None, typer.Option(help="Node id")] = None,
+    province: Annotated[str | None, typer.Option(help="Only firms registered in this province (广东 or 广东省)")] = None,
+    city: Annotated[str | None, typer.Option(help="Only firms registered in this city")] = None,
+    branches: Annotated[Path | None, typer.Option(help="Branch territory file (YAML: branch → regions)")] = None,
+    branch: Annotated[str | None, typer.Option(help="Only this branch's territory (needs --branches)")] = None,
+    sheet_per_node: Annotated[bool, typer.Option("--sheet-per-node", help="XLSX: one sheet per node")] = False,
 ) -> None:
-    """Write a target list of ranked operating firms for marketers."""
+    """Write a target list of ranked operating firms for marketers (CSV or XLSX)."""
     from graph.export import write_targets
 
-    path, rows = _guard(lambda: write_targets(state.workspace, out, chain, node))
+    path, rows = _guard(lambda: write_targets(
+        state.workspace, out, chain, node, province=province, city=city, branches_file=branches, branch=branch,
+        sheet_per_node=sheet_per_node,
+    ))
     console.print(f"[bold green]✓ export[/bold green] {rows} firms → {path}")
 
 
@@ -259,14 +316,31 @@ def serve(
 def refresh(
     patents: Annotated[list[Path] | None, typer.Option(help="New patent files or folders")] = None,
     firms: Annotated[list[Path] | None, typer.Option(help="Registry update files or folders")] = None,
+    rank_move: Annotated[int, typer.Option(help="Report rank moves of at least this many places")] = 5,
 ) -> None:
-    """Take in new inputs and rebuild matches, nodes, rankings and a new graph version.
+    """Take in new inputs, bring matches, nodes, rankings and the graph up to date, report what changed.
 
-    Files already ingested (same content hash) are skipped. Matching, classification and
-    ranking are recomputed in full; the graph reader switches to the new version atomically.
+    One job at a time (a lock in the workspace); an interrupted refresh is finished by the next one.
+    Exit codes: 0 done or up to date, 2 bad input, 3 another refresh is running, 1 failure.
+    A JSON summary and a change report (CSV) are written under <workspace>/refresh/<run id>/.
     """
-    for result in _guard(lambda: pipeline.build_all(state.workspace, state.settings, patents or [], firms or [])):
-        _show(result)
+    from graph.refresh import RefreshBusy
+    from graph.refresh import refresh as run_refresh
+
+    try:
+        summaries = _guard(lambda: run_refresh(state.workspace, state.settings, patents or [], firms or [],
+                                               rank_move=rank_move, on_stage=_show))
+    except RefreshBusy as exc:
+        console.print(f"[yellow]busy:[/yellow] {exc}")
+        raise typer.Exit(EXIT_BUSY) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:  # a scheduler needs one line and a distinct code; the traceback follows
+        console.print_exception()
+        console.print(f"[red]refresh failed:[/red] {type(exc).__name__}: {exc}")
+        raise typer.Exit(EXIT_FAILURE) from None
+    for summary in summaries:
+        typer.echo(summary.one_line())
 
 
 @app.command()

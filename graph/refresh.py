@@ -1,0 +1,366 @@
+"""The scheduled refresh: new inputs in, a new consistent graph version and a change report out.
+
+Guarantees, and how they are kept:
+
+* One job at a time: ``<workspace>/refresh.lock`` is created exclusively and names its pid; a
+  lock whose process is gone (killed, crashed) is detected as stale and taken over.
+* Resumable: the steps are journalled in ``<workspace>/refresh/current.json``. Every step's
+  output is written atomically (tables by rename, the graph by switching CURRENT), so a step
+  killed half-way left nothing half-visible and is simply run again. The tables as they were
+  before the refresh are snapshotted first, so a resumed run reports against the true "before".
+* Idempotent: ingest skips files whose content it has seen; when no input of the downstream
+  stages changed (tables, review decisions, chain YAML) the refresh ends "up to date" and
+  changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import pandas as pd
+
+from graph import pipeline
+from graph.config import Settings
+from graph.workspace import Workspace, new_run_id
+
+STEPS = ("snapshot", "ingest", "match", "classify", "rank", "load", "report")
+SNAPSHOT_TABLES = ("firms", "matches", "firm_scores")
+# Fault injection for the resumability tests: PATENTGRAPH_KILL_AT=<step>:<before|after> makes the
+# process SIGKILL itself there, exactly as an operator's kill -9 would.
+_KILL_AT = "PATENTGRAPH_KILL_AT"
+
+
+class RefreshBusy(RuntimeError):
+    """Another refresh holds the workspace lock."""
+
+
+@dataclass
+class RefreshSummary:
+    run_id: str
+    status: str  # "done" | "up-to-date"
+    resumed: bool
+    inputs: dict
+    steps: dict[str, dict] = field(default_factory=dict)
+    changes: dict[str, int] = field(default_factory=dict)
+    report_path: str | None = None
+    summary_path: str | None = None
+    seconds: float = 0.0
+
+    def one_line(self) -> str:
+        if self.status == "up-to-date":
+            return f"refresh {self.run_id}: up to date, nothing changed ({self.seconds:.1f}s)"
+        counts = ", ".join(f"{value} {name.replace('_', ' ')}" for name, value in self.changes.items())
+        resumed = " (resumed after an interrupted run)" if self.resumed else ""
+        return f"refresh {self.run_id}: done in {self.seconds:.1f}s{resumed}: {counts}; report {self.report_path}"
+
+
+class WorkspaceLock:
+    """An exclusive, stale-aware lock file in the workspace."""
+
+    def __init__(self, workspace: Workspace):
+        self.path = workspace.root / "refresh.lock"
+
+    def __enter__(self) -> WorkspaceLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder and _alive(holder):
+                    raise RefreshBusy(
+                        f"another refresh is running (pid {holder.get('pid')} on {holder.get('host')}, started"
+                        f" {holder.get('started')}); lock {self.path}"
+                    ) from None
+                self.path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as handle:
+                json.dump({"pid": os.getpid(), "host": socket.gethostname(), "started": _now()}, handle)
+            return self
+
+    def __exit__(self, *exc) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def _holder(self) -> dict | None:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None  # unreadable: a writer died between create and write
+
+
+def _alive(holder: dict) -> bool:
+    if holder.get("host") != socket.gethostname():
+        return True  # a process on another machine cannot be checked: assume it runs
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except (ProcessLookupError, ValueError, KeyError, TypeError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def refresh(
+    workspace: Workspace,
+    settings: Settings,
+    patents: list[Path],
+    firms: list[Path],
+    rank_move: int = 5,
+    on_stage: Callable[[pipeline.StageResult], None] | None = None,
+) -> list[RefreshSummary]:
+    """Finish an interrupted refresh if there is one, then refresh with the given inputs."""
+    inputs = {"patents": [str(Path(p).resolve()) for p in patents], "firms": [str(Path(p).resolve()) for p in firms]}
+    summaries = []
+    with WorkspaceLock(workspace):
+        journal = _Journal.load(workspace)
+        if journal is not None:
+            summaries.append(_run(workspace, settings, journal, rank_move, on_stage, resumed=True))
+            if journal.inputs == inputs:
+                return summaries
+        journal = _Journal.start(workspace, inputs)
+        summaries.append(_run(workspace, settings, journal, rank_move, on_stage, resumed=False))
+    return summaries
+
+
+@dataclass
+class _Journal:
+    workspace: Workspace
+    run_id: str
+    inputs: dict
+    done: list[str]
+    started: float
+    up_to_date: bool = False
+
+    @property
+    def path(self) -> Path:
+        return self.workspace.root / "refresh" / "current.json"
+
+    @property
+    def dir(self) -> Path:
+        return self.workspace.root / "refresh" / self.run_id
+
+    @classmethod
+    def load(cls, workspace: Workspace) -> _Journal | None:
+        path = workspace.root / "refresh" / "current.json"
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(workspace, data["run_id"], data["inputs"], data["done"], data["started"], data.get("up_to_date", False))
+
+    @classmethod
+    def start(cls, workspace: Workspace, inputs: dict) -> _Journal:
+        journal = cls(workspace, new_run_id("refresh"), inputs, [], time.time())
+        journal.save()
+        return journal
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        state = {"run_id": self.run_id, "inputs": self.inputs, "done": self.done, "started": self.started,
+                 "up_to_date": self.up_to_date}
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def mark(self, step: str) -> None:
+        _maybe_kill(step, "after")
+        self.done.append(step)
+        self.save()
+
+    def finish(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        os.replace(self.path, self.dir / "journal.json")
+
+
+def _run(workspace: Workspace, settings: Settings, journal: _Journal, rank_move: int,
+         on_stage: Callable | None, resumed: bool) -> RefreshSummary:
+    summary = RefreshSummary(journal.run_id, "done", resumed, journal.inputs)
+
+    def stage(result: pipeline.StageResult) -> None:
+        summary.steps[result.stage] = pipeline.report_counts(result.report)
+        if on_stage:
+            on_stage(result)
+
+    for step in STEPS:
+        if step in journal.done:
+            continue
+        _maybe_kill(step, "before")
+        if journal.up_to_date and step != "report":
+            journal.mark(step)
+            continue
+        if step == "snapshot":
+            _snapshot(workspace, journal.dir / "before")
+        elif step == "ingest":
+            paths = journal.inputs
+            for result in pipeline.ingest(workspace, [Path(p) for p in paths["patents"]],
+                                          [Path(p) for p in paths["firms"]]):
+                stage(result)
+            journal.up_to_date = _fingerprint(workspace) == _last_fingerprint(workspace)
+        elif step == "match":
+            stage(pipeline.match(workspace))
+        elif step == "classify":
+            stage(pipeline.classify(workspace))
+        elif step == "rank":
+            stage(pipeline.rank(workspace))
+        elif step == "load":
+            stage(pipeline.load(workspace, settings))
+        elif step == "report":
+            _report(workspace, journal, summary, rank_move)
+        journal.mark(step)
+    journal.finish()
+    return summary
+
+
+def _snapshot(workspace: Workspace, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for name in SNAPSHOT_TABLES:
+        if workspace.has(name):
+            shutil.copy2(workspace.table_path(name), target / f"{name}.parquet")
+
+
+def _fingerprint(workspace: Workspace) -> str:
+    """What the downstream stages read: the input tables' run ids, review decisions, chain files."""
+    from industry_chains.chains import SHIPPED_CHAINS
+
+    digest = hashlib.sha256()
+    for name in ("patents", "firms"):
+        digest.update(f"{name}={workspace.run_id_of(name) if workspace.has(name) else '-'};".encode())
+    for path in [workspace.decisions_path, *sorted(SHIPPED_CHAINS.glob("*.yaml"))]:
+        digest.update(path.name.encode() + (path.read_bytes() if path.exists() else b"-"))
+    return digest.hexdigest()
+
+
+def _last_fingerprint(workspace: Workspace) -> str | None:
+    path = workspace.root / "refresh" / "last.json"
+    return json.loads(path.read_text())["fingerprint"] if path.exists() else None
+
+
+def _report(workspace: Workspace, journal: _Journal, summary: RefreshSummary, rank_move: int) -> None:
+    before = _snapshot_tables(journal.dir / "before")
+    after = _workspace_tables(workspace)
+    changes = change_report(before, after, rank_move) if not journal.up_to_date else _no_changes()
+    journal.dir.mkdir(parents=True, exist_ok=True)
+    report_path = journal.dir / "changes.csv"
+    changes.to_csv(report_path, index=False, encoding="utf-8-sig")
+    summary.status = "up-to-date" if journal.up_to_date else "done"
+    summary.changes = {kind: int((changes["change"] == kind).sum()) for kind in CHANGE_KINDS}
+    summary.report_path = str(report_path)
+    summary.seconds = time.time() - journal.started
+    summary.summary_path = str(journal.dir / "summary.json")
+    Path(summary.summary_path).write_text(json.dumps(asdict(summary), ensure_ascii=False, indent=1), encoding="utf-8")
+    last = workspace.root / "refresh" / "last.json"
+    last.write_text(json.dumps({"run_id": journal.run_id, "fingerprint": _fingerprint(workspace)}))
+    workspace.record_run(journal.run_id, "refresh", {**summary.changes, "resumed": summary.resumed},
+                         summary.seconds, status=summary.status, inputs=journal.inputs,
+                         report=str(report_path))
+
+
+CHANGE_KINDS = ("new_targets", "dropped_targets", "rank_moves", "matches_changed")
+REPORT_COLUMNS = ("change", "chain_id", "node_id", "firm_id", "firm", "rank_before", "rank_after",
+                  "score_before", "score_after", "applicant_id", "firm_before", "firm_after", "reason")
+
+
+class _Tables(NamedTuple):
+    firms: pd.DataFrame
+    matches: pd.DataFrame
+    scores: pd.DataFrame
+
+
+_TABLE_COLUMNS = {
+    "firms": ["firm_id", "name", "status"],
+    "matches": ["applicant_id", "firm_id", "decision", "link_type"],
+    "firm_scores": ["chain_id", "node_id", "firm_id", "rank", "score"],
+}
+
+
+def _snapshot_tables(folder: Path) -> _Tables:
+    def read(name: str) -> pd.DataFrame:
+        path, columns = folder / f"{name}.parquet", _TABLE_COLUMNS[name]
+        return pd.read_parquet(path, columns=columns) if path.exists() else pd.DataFrame(columns=columns)
+
+    return _Tables(read("firms"), read("matches"), read("firm_scores"))
+
+
+def _workspace_tables(workspace: Workspace) -> _Tables:
+    def read(name: str) -> pd.DataFrame:
+        columns = _TABLE_COLUMNS[name]
+        return workspace.read_df(name, columns) if workspace.has(name) else pd.DataFrame(columns=columns)
+
+    return _Tables(read("firms"), read("matches"), read("firm_scores"))
+
+
+def _no_changes() -> pd.DataFrame:
+    return pd.DataFrame(columns=list(REPORT_COLUMNS))
+
+
+def change_report(before: _Tables, after: _Tables, rank_move: int) -> pd.DataFrame:
+    """New and dropped targets (with why), rank moves of at least `rank_move`, changed matches."""
+    key = ["chain_id", "node_id", "firm_id"]
+    joined = before.scores.merge(after.scores, on=key, how="outer", suffixes=("_before", "_after"), indicator="presence")
+    names = pd.concat([before.firms, after.firms]).drop_duplicates("firm_id", keep="last").set_index("firm_id")["name"]
+    status_after = after.firms.set_index("firm_id")["status"]
+    accepted = after.matches[after.matches["decision"].isin(("auto", "manual"))]
+    still_linked = set(accepted["firm_id"].dropna())
+
+    def why_dropped(firm_id: str) -> str:
+        status = status_after.get(firm_id)
+        if status is None:
+            return "firm no longer in the register"
+        if status != "operating":
+            return f"firm is now {status}"
+        if firm_id not in still_linked:
+            return "no accepted applicant link to the firm any more"
+        return "no longer holds patents in the node"
+
+    rows = []
+    for row in joined.itertuples(index=False):
+        record = {"chain_id": row.chain_id, "node_id": row.node_id, "firm_id": row.firm_id,
+                  "firm": names.get(row.firm_id), "rank_before": row.rank_before, "rank_after": row.rank_after,
+                  "score_before": row.score_before, "score_after": row.score_after}
+        if row.presence == "right_only":
+            rows.append({**record, "change": "new_targets", "reason": "newly ranked in the node"})
+        elif row.presence == "left_only":
+            rows.append({**record, "change": "dropped_targets", "reason": why_dropped(row.firm_id)})
+        elif abs(row.rank_after - row.rank_before) >= rank_move:
+            rows.append({**record, "change": "rank_moves",
+                         "reason": f"rank {int(row.rank_before)} → {int(row.rank_after)}"})
+
+    links = ["applicant_id", "firm_id", "decision", "link_type"]
+    old = before.matches[links].assign(firm_id=lambda f: f["firm_id"].fillna("")).drop_duplicates()
+    new = after.matches[links].assign(firm_id=lambda f: f["firm_id"].fillna("")).drop_duplicates()
+    old_by = old.groupby("applicant_id").apply(_link_set, include_groups=False)
+    new_by = new.groupby("applicant_id").apply(_link_set, include_groups=False)
+    for applicant_id in sorted(set(old_by.index) & set(new_by.index)):
+        if old_by[applicant_id] != new_by[applicant_id]:
+            rows.append({"change": "matches_changed", "applicant_id": applicant_id,
+                         "firm_before": _describe(old_by[applicant_id]), "firm_after": _describe(new_by[applicant_id]),
+                         "reason": "applicant's accepted or proposed links changed"})
+    report = pd.DataFrame(rows, columns=list(REPORT_COLUMNS))
+    return report.sort_values(["change", "chain_id", "node_id", "rank_after", "applicant_id"], na_position="last")
+
+
+def _link_set(group: pd.DataFrame) -> frozenset:
+    return frozenset(zip(group["firm_id"], group["decision"], group["link_type"], strict=True))
+
+
+def _describe(links: frozenset) -> str:
+    return "; ".join(f"{firm or 'no firm'} ({decision}, {link})" for firm, decision, link in sorted(links))
+
+
+def _maybe_kill(step: str, when: str) -> None:
+    if os.environ.get(_KILL_AT) == f"{step}:{when}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -1,0 +1,128 @@
+"""`patentgraph refresh`: one job at a time, idempotent, resumable after kill -9, and a correct change report."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from graph.config import Settings
+from graph.cypher import run_cypher
+from graph.load import open_reader
+from graph.refresh import RefreshBusy, WorkspaceLock, refresh
+from graph.workspace import Workspace
+from ingest import generate
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("refresh-input"), n_patents=240, n_firms=90, seed=5)
+
+
+def _settings(root: Path) -> Settings:
+    return Settings(workspace=root)
+
+
+def _graph_dump(workspace: Workspace) -> dict:
+    """What a Cypher user sees: node counts per label and every ranking and resolution, sorted."""
+    queries = {
+        "labels": "MATCH (n) RETURN label(n) AS l, count(*) ORDER BY l",
+        "ranked": "MATCH (f:Firm)-[r:RANKED_IN]->(t:TechNode) RETURN t.key, f.firm_id, r.rank, r.score ORDER BY t.key, r.rank",
+        "resolved": "MATCH (a:Applicant)-[r:RESOLVES_TO]->(f:Firm) "
+                    "RETURN a.applicant_id, f.firm_id, r.decision, r.link_type ORDER BY a.applicant_id, f.firm_id",
+        "in_node": "MATCH (p:Patent)-[:IN_NODE]->(t:TechNode) RETURN count(*)",
+    }
+    with open_reader(workspace) as reader:
+        return {name: run_cypher(q, {}, backend=reader, timeout_s=60, row_cap=10**7).rows for name, q in queries.items()}
+
+
+def _cli_refresh(root: Path, inputs, kill_at: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATENTGRAPH_NO_PROGRESS": "1"}
+    env.pop("PATENTGRAPH_KILL_AT", None)
+    if kill_at:
+        env["PATENTGRAPH_KILL_AT"] = kill_at
+    args = [sys.executable, "-c", "from graph.cli import app; app()", "--workspace", str(root), "refresh",
+            "--patents", str(inputs.patent_files[0].parent), "--firms", str(inputs.firm_files[0].parent)]
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, inputs):
+    root = tmp_path_factory.mktemp("refresh-reference")
+    result = _cli_refresh(root, inputs)
+    assert result.returncode == 0, result.stderr
+    return Workspace(root)
+
+
+def test_first_refresh_builds_everything_and_reports_new_targets(uninterrupted):
+    runs = [run for run in uninterrupted.runs() if run["stage"] == "refresh"]
+    assert len(runs) == 1 and runs[0]["status"] == "done"
+    changes = pd.read_csv(runs[0]["report"], encoding="utf-8-sig")
+    assert set(changes["change"]) == {"new_targets"}
+    assert len(changes) == len(uninterrupted.read_df("firm_scores", ["firm_id"]))
+    summary = json.loads((Path(runs[0]["report"]).parent / "summary.json").read_text())
+    assert summary["changes"]["new_targets"] == len(changes) and summary["status"] == "done"
+
+
+def test_second_identical_refresh_changes_nothing(uninterrupted, inputs):
+    before = _graph_dump(uninterrupted)
+    version = (uninterrupted.graph_dir / "CURRENT").read_text()
+    result = _cli_refresh(uninterrupted.root, inputs)
+    assert result.returncode == 0, result.stderr
+    assert "up to date, nothing changed" in result.stdout
+    assert (uninterrupted.graph_dir / "CURRENT").read_text() == version
+    assert _graph_dump(uninterrupted) == before
+
+
+@pytest.mark.parametrize("kill_at", ["ingest:after", "classify:before", "load:after", "report:before"])
+def test_killed_refresh_is_finished_by_the_next_run(tmp_path, inputs, uninterrupted, kill_at):
+    killed = _cli_refresh(tmp_path, inputs, kill_at=kill_at)
+    assert killed.returncode == -signal.SIGKILL
+    assert (tmp_path / "refresh.lock").exists(), "the killed run left its lock behind"
+    resumed = _cli_refresh(tmp_path, inputs)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed after an interrupted run" in resumed.stdout
+    assert not (tmp_path / "refresh.lock").exists()
+    assert _graph_dump(Workspace(tmp_path)) == _graph_dump(uninterrupted)
+
+
+def test_a_second_job_is_refused_while_one_runs(tmp_path, inputs):
+    ws = Workspace(tmp_path)
+    with WorkspaceLock(ws):
+        with pytest.raises(RefreshBusy, match=f"pid {os.getpid()}"):
+            refresh(ws, _settings(tmp_path), inputs.patent_files, inputs.firm_files)
+        result = _cli_refresh(tmp_path, inputs)
+    assert result.returncode == 3
+    assert "another refresh is running" in result.stderr
+
+
+def test_a_stale_lock_from_a_dead_process_is_taken_over(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock = tmp_path / "refresh.lock"
+    import socket
+
+    lock.write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname(), "started": "earlier"}))
+    with WorkspaceLock(Workspace(tmp_path)):
+        assert json.loads(lock.read_text())["pid"] == os.getpid()
+    assert not lock.exists()
+
+
+def test_bad_input_exits_with_code_2(tmp_path, inputs):
+    bogus = tmp_path / "not-a-registry.csv"
+    bogus.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    args = [sys.executable, "-c", "from graph.cli import app; app()", "--workspace", str(tmp_path / "ws"),
+            "refresh", "--firms", str(bogus)]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 2
+    assert "not-a-registry.csv" in result.stderr
