@@ -105,7 +105,9 @@ def generate(
 def ingest(
     patents: Annotated[list[Path] | None, typer.Option(help="Patent export files or folders")] = None,
     firms: Annotated[list[Path] | None, typer.Option(help="Firm registry files or folders")] = None,
-    format: Annotated[str | None, typer.Option(help="Force an input format instead of detecting it")] = None,
+    format: Annotated[str | None, typer.Option(
+        help="Force a format instead of detecting it: csv, tsv, xlsx, uspto-xml, google-patents, lens,"
+             " patentsview, ppubs")] = None,
 ) -> None:
     """Parse patent exports and firm registries into the workspace (bad records → quarantine)."""
     if not patents and not firms:

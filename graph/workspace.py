@@ -124,22 +124,12 @@ class Workspace:
 
     def write(self, name: str, data: pa.Table | pd.DataFrame, run_id: str) -> pa.Table:
         """Validate and atomically replace table `name`. Returns the conformed table."""
-        contract = _contract(name)
-        table = conform(contract, data)
-        table = table.replace_schema_metadata(
-            {_META_TABLE: name.encode(), _META_VERSION: str(contract.version).encode(), _META_RUN: run_id.encode()}
-        )
-        path = self.table_path(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            pq.write_table(table, tmp, compression="zstd")
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return table
+        with self.writer(name, run_id) as out:
+            return out.write(data)
+
+    def writer(self, name: str, run_id: str) -> TableWriter:
+        """Replace table `name` block by block (for tables too large to hold): `with ws.writer(...) as w`."""
+        return TableWriter(self.table_path(name), _contract(name), run_id)
 
     def read(self, name: str, columns: list[str] | None = None) -> pa.Table:
         """Read table `name`, checking it was written under this schema version."""
@@ -185,6 +175,46 @@ class Workspace:
             return []
         with open(self.ledger_path, encoding="utf-8") as handle:
             return [json.loads(line) for line in handle if line.strip()]
+
+
+class TableWriter:
+    """Writes one table in row groups; each block is conformed to the contract first.
+
+    The file appears only when the block writing ends without error (temporary file, fsync,
+    rename), so readers see the old table or the new one, never a half-written one.
+    """
+
+    def __init__(self, path: Path, contract: Contract, run_id: str):
+        self.path, self.contract = path, contract
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.schema = contract.schema.with_metadata(
+            {_META_TABLE: contract.name.encode(), _META_VERSION: str(contract.version).encode(),
+             _META_RUN: run_id.encode()}
+        )
+        self.rows = 0
+
+    def __enter__(self) -> TableWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._parquet = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
+        return self
+
+    def write(self, block: pa.Table | pa.RecordBatch | pd.DataFrame) -> pa.Table:
+        if isinstance(block, pa.RecordBatch):
+            block = pa.Table.from_batches([block])
+        table = conform(self.contract, block).replace_schema_metadata(self.schema.metadata)
+        self._parquet.write_table(table)
+        self.rows += table.num_rows
+        return table
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        try:
+            self._parquet.close()
+            if exc_type is None:
+                with open(self.tmp, "rb") as handle:
+                    os.fsync(handle.fileno())
+                os.replace(self.tmp, self.path)
+        finally:
+            self.tmp.unlink(missing_ok=True)
 
 
 class Quarantine:

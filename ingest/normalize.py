@@ -13,7 +13,7 @@ import re
 import unicodedata
 
 # Placeholders exports print instead of leaving a cell empty.
-_EMPTY_MARKERS = {"", "-", "--", "—", "/", "nan", "none", "null", "n/a", "na", "无", "暂无"}
+EMPTY_MARKERS = {"", "-", "--", "—", "/", "nan", "none", "null", "n/a", "na", "无", "暂无"}
 
 # Fixed conversion rates into CNY for registered capital (registries print the currency the
 # firm registered in). Fixed on purpose: re-running ingest must give the same table.
@@ -40,7 +40,7 @@ def clean(value: object) -> str | None:
     if isinstance(value, float) and value != value:  # NaN from a numeric cell
         return None
     text = (value if isinstance(value, str) else str(value)).strip()
-    if len(text) <= 4 and text.lower() in _EMPTY_MARKERS:
+    if len(text) <= 4 and text.lower() in EMPTY_MARKERS:
         return None
     return text
 
@@ -68,7 +68,7 @@ def publication_number(value: object) -> tuple[str, str | None] | None:
     text = clean(value)
     if text is None:
         return None
-    key = re.sub(r"[\s\-_.]", "", fold(text)).upper()
+    key = re.sub(r"[\s\-_./]", "", fold(text)).upper()  # `US 2020/0012345 A1` (Lens), `US-11234567-B2` (Google)
     match = _PUBLICATION.match(key)
     if not match:
         raise ValueError(f"{text!r} is not a publication number (expected country, number, kind: CN114123456A)")
@@ -76,6 +76,22 @@ def publication_number(value: object) -> tuple[str, str | None] | None:
     if country == "US" and (padded := re.fullmatch(r"([A-Z]{0,2})(0+)(\d+)", number)) and len(number) <= 8:
         number = padded.group(1) + padded.group(3)  # USPTO XML pads grant numbers: 07654321, D0630349
     return f"{country}{number}{kind or ''}", kind
+
+
+_PGPUB_SOURCES = {"US-PGPUB", "USPGPUB", "PGPUB"}
+
+
+def us_publication(patent_id: object, kind: object = None, source: object = None) -> str | None:
+    """A publication number from a US patent id without country (PatentsView, PPUBS exports).
+
+    `10123456` + kind `B2` → `US10123456B2`; a PPUBS pre-grant number (source US-PGPUB) gets kind A1.
+    An id that already carries a country is returned as it is.
+    """
+    text = clean(patent_id)
+    if text is None or re.match(r"^[A-Za-z]{2}\d", fold(text)) or re.match(r"^[A-Za-z]{2}[\s\-]", fold(text)):
+        return text
+    kind_text = clean(kind) or ("A1" if (clean(source) or "").upper() in _PGPUB_SOURCES else "")
+    return f"US{text}{kind_text}"
 
 
 _CN_APPLICATION = re.compile(r"^(?:CN)?(\d{8}|\d{12})\.?([\dX])$")
@@ -172,15 +188,23 @@ _KIND_TYPES = {"A": "invention", "B": "invention", "C": "invention", "U": "utili
 
 def patent_type(type_text: object, kind: str | None) -> str:
     """From 专利类型 (发明申请/发明授权/实用新型/外观设计) when given, else from the kind code."""
+    from_text = patent_type_from_text(type_text)
+    if from_text:
+        return from_text
+    if kind:
+        return _KIND_TYPES.get(kind[0], "unknown")
+    return "unknown"
+
+
+def patent_type_from_text(type_text: object) -> str | None:
+    """The type a 专利类型 / document-type cell names, or None when it names none."""
     text = clean(type_text)
     if text:
         lowered = fold(text).lower()
         for name, words in _TYPE_WORDS:
             if any(word in lowered for word in words):
                 return name
-    if kind:
-        return _KIND_TYPES.get(kind[0], "unknown")
-    return "unknown"
+    return None
 
 
 # --- dates ------------------------------------------------------------------------------

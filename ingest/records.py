@@ -6,6 +6,7 @@ field is the contract column, the reason quotes the file's own header and the ba
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from ingest import normalize as nz
@@ -29,7 +30,58 @@ def _parse(values: dict, header_of: Callable[[str], str], field: str, parser: Ca
         raise RowRejected(field, f"{header_of(source_field or field)}: {exc}") from None
 
 
+PPUBS_SOURCES = {"US-PGPUB", "USPAT", "USOCR", "USPGPUB"}
+DERIVED_FROM = ("source_db", "google_id", "patent_id", "inventor_first", "inventor_last")
+
+
+def derive(values: dict) -> dict:
+    """Fields an export gives only in parts: the publication number from a Google Patents id or a
+    US patent id (+ kind), the inventor from first and last name columns (PatentsView)."""
+    out = {}
+    google = nz.clean(values.get("google_id"))
+    if google and re.match(r"^[A-Za-z]{2}-", google):  # Google Patents joins assignees / inventors with ", "
+        for field in ("applicants", "inventors"):
+            text = nz.clean(values.get(field))
+            if text:
+                out[field] = ";".join(_comma_names(text))
+    if nz.clean(values.get("publication_number")) is None:
+        if google and (re.match(r"^[A-Za-z]{2}-", google) or values.get("patent_id") is None):
+            out["publication_number"] = google  # an `ID` column that is a row number leaves patent_id to it
+        elif values.get("patent_id") is not None:
+            out["publication_number"] = nz.us_publication(values["patent_id"], values.get("kind_code"),
+                                                          values.get("source_db"))
+    inventors = nz.clean(out.get("inventors", values.get("inventors")))
+    if inventors and (nz.clean(values.get("source_db")) or "").upper() in PPUBS_SOURCES:
+        # PPUBS prints the first inventor as `Last; First et al.`: one name, not two
+        last, _, first = re.sub(r"\s+et al\.?$", "", inventors).partition(";")
+        out["inventors"] = f"{first.strip()} {last.strip()}".strip()
+    elif inventors is None:
+        name = " ".join(p for p in (nz.clean(values.get("inventor_first")), nz.clean(values.get("inventor_last"))) if p)
+        if name:
+            out["inventors"] = name
+    return out
+
+
+_LEGAL_SUFFIX = re.compile(r"^(inc|ltd|llc|l\.l\.c|corp|co|gmbh|ag|kg|s\.a|b\.v|n\.v|plc|limited|incorporated|"
+                           r"corporation|company|lp|llp|s\.a\.s|sas|srl|oy|ab|as)\.?,?$", re.IGNORECASE)
+
+
+def _comma_names(text: str) -> list[str]:
+    """`Foo, Inc., Bar Corp` → [`Foo, Inc.`, `Bar Corp`]: a legal-form part stays with the name before it."""
+    names: list[str] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if names and _LEGAL_SUFFIX.match(part):
+            names[-1] = f"{names[-1]}, {part}"
+        else:
+            names.append(part)
+    return names
+
+
 def build_patent(values: dict, header_of: Callable[[str], str], source_file: str, position: int) -> dict:
+    if any(field in values for field in DERIVED_FROM):
+        values = {**values, **derive(values)}
     parsed = _parse(values, header_of, "publication_number", nz.publication_number)
     if parsed is None:
         raise RowRejected("publication_number", f"{header_of('publication_number')} is empty")
@@ -47,6 +99,7 @@ def build_patent(values: dict, header_of: Callable[[str], str], source_file: str
         "patent_type": nz.patent_type(values.get("patent_type"), kind),
         "title": nz.clean(values.get("title")),
         "abstract": nz.clean(values.get("abstract")),
+        "claims": nz.clean(values.get("claims")),
         "application_date": _parse(values, header_of, "application_date", nz.parse_date),
         # A grant's announcement is its publication when the export gives only the grant date.
         "publication_date": published or granted,
@@ -69,8 +122,10 @@ def build_firm(values: dict, header_of: Callable[[str], str], source_file: str, 
     if firm_id is None:
         raise RowRejected("firm_id", f"{header_of('firm_id')} is empty")
     name = nz.clean(values.get("name"))
-    if name is None:
+    if name is None and "name" in values:
         raise RowRejected("name", f"{header_of('name')} is empty")
+    # A file without names (GLEIF relationships: child LEI → parent LEI) adds links to firms other
+    # sources describe; a link to a firm no source describes is quarantined when the table is written.
     return {
         "firm_id": firm_id,
         "name": name,
@@ -89,7 +144,7 @@ def build_firm(values: dict, header_of: Callable[[str], str], source_file: str, 
         "size_band": nz.size_band(values.get("size_band")),
         "employees": _parse(values, header_of, "employees", nz.parse_count),
         "legal_representative": nz.clean(values.get("legal_representative")),
-        "parent_firm_id": _parse(values, header_of, "parent_firm_id", nz.firm_identifier),
+        "parent_firm_id": _direct_parent(values, header_of),
         "successor_firm_id": _parse(values, header_of, "successor_firm_id", nz.firm_identifier),
         "source_file": source_file,
         "source_position": position,
@@ -117,8 +172,25 @@ def merge_patent(kept: dict, other: dict) -> None:
 
 
 def merge_firm(kept: dict, other: dict) -> None:
+    """A later registry record is newer news about the firm: what it states wins (a status change,
+    a deregistration date, a new name); an earlier name becomes a former name; gaps still fill."""
+    earlier_name = kept["name"]
+    for name, value in other.items():
+        if name in ("source_file", "source_position") or name in _FIRM_UNION_LISTS:
+            continue
+        if value is not None and value != "unknown" and value != []:
+            kept[name] = value
     merge_into(kept, other, _FIRM_UNION_LISTS)
+    if kept["name"] != earlier_name:
+        kept["former_names"] = _dedupe([*kept["former_names"], earlier_name])
     kept["former_names"] = [n for n in kept["former_names"] if n != kept["name"]]
+
+
+def _direct_parent(values: dict, header_of: Callable[[str], str]) -> str | None:
+    """parent_firm_id is the direct parent; a GLEIF ultimate-parent row names the group's top instead."""
+    if "ultimate" in str(values.get("parent_relation") or "").lower():
+        return None
+    return _parse(values, header_of, "parent_firm_id", nz.firm_identifier)
 
 
 def _dedupe(items: list) -> list:

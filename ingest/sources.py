@@ -25,12 +25,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from ingest.headers import ColumnMap, map_headers
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyarrow import csv as pa_csv
+
+from ingest.headers import ColumnMap, header_key, map_headers
 from ingest.normalize import clean
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # abstracts and claims can exceed the 128 KiB default
 
-FORMATS = ("csv", "tsv", "xlsx", "uspto-xml")
+_SPACES = pa.array([chr(c) for c in range(0x3001) if chr(c).isspace()])  # none above U+3000
+# Vendor CSV exports --format can name: read as CSV, but the header must carry the vendor's columns.
+VENDOR_COLUMNS = {
+    "google-patents": ("id", "result link"),
+    "lens": ("lens id", "display key"),
+    "patentsview": ("patent_id",),
+    "ppubs": ("source", "patent number"),
+}
+FORMATS = ("csv", "tsv", "xlsx", "uspto-xml", *VENDOR_COLUMNS)
 TABLE_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".gz", ".zip", ".xml"}
 _HEADER_SEARCH_ROWS = 20
 _CHUNK = 1 << 20
@@ -99,7 +112,7 @@ def _is_table_file(path: Path) -> bool:
 def open_tables(
     path: Path,
     synonyms: dict[str, tuple[str, ...]],
-    required: tuple[str, ...],
+    required: tuple[tuple[str, ...], ...],
     fmt: str | None = None,
     xml_reader: Callable[[str, Callable[[], BinaryIO]], SourceTable] | None = None,
 ) -> Iterator[SourceTable]:
@@ -132,8 +145,15 @@ class _TableReader:
             return
         if suffix in (".xlsx", ".xlsm") or self.fmt == "xlsx":
             raise IngestError(f"{label}: named or forced as XLSX but is not an XLSX workbook (not a zip archive)")
-        encoding = detect_encoding(label, opener)
-        kind = self.fmt or _text_kind(label, opener, encoding, suffix)
+        if self.fmt in (None, "uspto-xml") and _looks_like_xml(opener):
+            encoding = "utf-8"  # each XML document declares its own; a damaged one is quarantined alone
+        else:
+            encoding = detect_encoding(label, opener)
+        kind = _text_kind(label, opener, encoding, suffix) if self.fmt in (None, *VENDOR_COLUMNS) else self.fmt
+        if self.fmt in VENDOR_COLUMNS:
+            if kind == "uspto-xml":
+                raise IngestError(f"{label}: given as a {self.fmt} export (CSV), but it is an XML document")
+            kind = self.fmt
         fmt_label = f"{kind}+{wrapper}" if wrapper else kind
         if kind == "uspto-xml":
             if self.xml_reader is None:
@@ -174,40 +194,19 @@ class _TableReader:
                 yield from self.open(member_label, member_opener, Path(member).suffix.lower(), "zip")
 
     def _csv_table(self, label, opener, encoding, fmt_label, delimiter) -> SourceTable:
-        stack = contextlib.ExitStack()
         if delimiter is None:
             delimiter = _sniff_delimiter(opener, encoding)
-        text = stack.enter_context(io.TextIOWrapper(opener(), encoding=encoding, newline=""))
-        reader = csv.reader(text, delimiter=delimiter)
-        try:
-            header = self._find_header(label, reader)
-        except BaseException:
-            stack.close()
-            raise
+        with io.TextIOWrapper(opener(), encoding=encoding, newline="") as text:
+            header_index, header = self._find_header(label, csv.reader(text, delimiter=delimiter), with_index=True)
+        if self.fmt in VENDOR_COLUMNS:
+            present = {header_key(h) for h in header}
+            missing = [c for c in VENDOR_COLUMNS[self.fmt] if header_key(c) not in present]
+            if missing:
+                raise IngestError(f"{label}: given as a {self.fmt} export, but its header has no"
+                                  f" {', '.join(missing)} column (it reads: {', '.join(map(str, header[:10]))})")
         columns = map_headers(header, self.synonyms)
-
-        def rows() -> Iterator[SourceRow]:
-            with stack:
-                position = 0
-                width = len(header)
-                try:
-                    for cells in reader:
-                        position += 1
-                        if not any(c.strip() for c in cells):
-                            continue
-                        if len(cells) > width and not any(c.strip() for c in cells[width:]):
-                            cells = cells[:width]
-                        if len(cells) != width:
-                            yield SourceRow(position, None, cells,
-                                            f"has {len(cells)} columns, the header has {width}", "columns")
-                            continue
-                        yield SourceRow(position, _pick(columns, cells), cells)
-                except csv.Error as exc:
-                    raise IngestError(f"{label}: data row {position + 1}: cannot be parsed as CSV ({exc})") from None
-                except (OSError, EOFError, zlib.error) as exc:
-                    raise IngestError(f"{label}: damaged data after data row {position} ({exc})") from None
-
-        return SourceTable(label, fmt_label, encoding, columns, rows())
+        return SourceTable(label, fmt_label, encoding, columns,
+                           _csv_batches(label, opener, encoding, delimiter, header_index, header, columns))
 
     def _xlsx_table(self, label: str, handle: BinaryIO, fmt_label: str) -> SourceTable:
         import openpyxl
@@ -227,7 +226,7 @@ class _TableReader:
             columns = map_headers(header, self.synonyms)
             return SourceTable(label, fmt_label, None, columns, self._xlsx_rows(book, rows_iter, columns, len(header)))
         book.close()
-        wanted = ", ".join(self.synonyms[f][0] for f in self.required)
+        wanted = ", ".join(self.synonyms[alternatives[0]][0] for alternatives in self.required)
         raise IngestError(f"{label}: no sheet has a header row naming {wanted} in its first {_HEADER_SEARCH_ROWS} rows")
 
     def _xlsx_rows(self, book, rows_iter, columns: ColumnMap, width: int) -> Iterator[SourceRow]:
@@ -241,21 +240,156 @@ class _TableReader:
         finally:
             book.close()
 
-    def _find_header(self, label: str, rows: Iterator[list]) -> list:
+    def _find_header(self, label: str, rows: Iterator[list], with_index: bool = False):
         """The first row (of the first 20) that names every required field; exports may put titles above it."""
         seen = []
-        for index, row in enumerate(rows):
-            mapped = map_headers(row, self.synonyms)
-            if all(mapped.has(field) for field in self.required):
-                return row
-            if any(clean(c) is not None for c in row):
-                seen.append(row)
-            if index + 1 >= _HEADER_SEARCH_ROWS:
-                break
-        wanted = " and ".join(f"{f} (e.g. {self.synonyms[f][0]})" for f in self.required)
+        try:
+            for index, row in enumerate(rows):
+                mapped = map_headers(row, self.synonyms)
+                if all(any(mapped.has(f) for f in alternatives) for alternatives in self.required):
+                    return (index, row) if with_index else row
+                if any(clean(c) is not None for c in row):
+                    seen.append(row)
+                if index + 1 >= _HEADER_SEARCH_ROWS:
+                    break
+        except csv.Error as exc:
+            raise IngestError(f"{label}: the first rows cannot be parsed as CSV ({exc})") from None
+        wanted = " and ".join(f"{alternatives[0]} (e.g. {self.synonyms[alternatives[0]][0]})"
+                              for alternatives in self.required)
         first = ", ".join(str(c) for c in seen[0][:12]) if seen else "nothing"
         raise IngestError(f"{label}: no header row naming {wanted} in the first {_HEADER_SEARCH_ROWS} rows;"
                           f" the first row reads: {first}")
+
+
+@dataclass
+class SourceBatch:
+    """A block of CSV data rows as Arrow text columns (`c0`, `c1` … in file order), with positions."""
+
+    positions: np.ndarray  # 1-based data-row position of each row
+    cells: pa.RecordBatch
+
+    def __len__(self) -> int:
+        return self.cells.num_rows
+
+    def fields(self, columns: ColumnMap) -> dict[str, list[pa.Array]]:
+        """Each canonical field's columns, best first."""
+        return {field: [self.cells.column(i) for i in indices] for field, indices in columns.columns.items()}
+
+    def rows(self, columns: ColumnMap) -> Iterator[SourceRow]:
+        """The batch row by row, for the builders that take one row at a time."""
+        for position, cells in zip(self.positions.tolist(), _row_lists(self.cells), strict=True):
+            yield SourceRow(position, _pick(columns, cells), cells)
+
+    def raw(self, index: int) -> str:
+        return SourceRow(0, None, [self.cells.column(i)[index].as_py() for i in range(self.cells.num_columns)]).raw()
+
+
+_BLOCK_BYTES = 4 << 20
+
+
+def _csv_batches(label: str, opener: Callable[[], BinaryIO], encoding: str, delimiter: str, header_index: int,
+                 header: list, columns: ColumnMap) -> Iterator[SourceRow | SourceBatch]:
+    """Data rows in Arrow blocks; rows with the wrong number of columns come singly, as problems.
+
+    Arrow's reader numbers every row it could not split into the header's columns; the rows of
+    a block are the positions left between those, so positions stay exact without a row loop.
+    """
+    width = len(header)
+    names = [f"c{i}" for i in range(width)]
+    odd_rows: list[tuple[int, str]] = []
+
+    def odd_row(row) -> str:
+        odd_rows.append((row.number - header_index - 1, row.text))
+        return "skip"
+
+    arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
+    next_position = 1
+    pending_odd: set[int] = set()
+    with opener() as handle:
+        try:
+            reader = pa_csv.open_csv(
+                handle,
+                read_options=pa_csv.ReadOptions(use_threads=False, block_size=_BLOCK_BYTES, skip_rows=header_index + 1,
+                                                column_names=names, encoding=arrow_encoding),
+                parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                                  ignore_empty_lines=False, invalid_row_handler=odd_row),
+                convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                                      strings_can_be_null=False, quoted_strings_can_be_null=False),
+            )
+            for block in reader:
+                odd = sorted(odd_rows)
+                odd_rows.clear()
+                pending_odd.update(p for p, _ in odd)
+                positions, next_position = _block_positions(next_position, block.num_rows, pending_odd)
+                for position, text in odd:
+                    row = _odd_row(position, text, delimiter, width, columns)
+                    if row is not None:
+                        yield row
+                blank = _blank_rows(block)
+                if blank is not None:
+                    block, positions = block.filter(pc.invert(blank)), positions[~blank.to_numpy(zero_copy_only=False)]
+                if block.num_rows:
+                    yield SourceBatch(positions, block)
+            for position, text in sorted(odd_rows):  # rows after the last block
+                row = _odd_row(position, text, delimiter, width, columns)
+                if row is not None:
+                    yield row
+        except pa.ArrowInvalid as exc:
+            raise IngestError(f"{label}: cannot be parsed as CSV after data row {next_position - 1} ({exc})") from None
+        except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+            raise IngestError(f"{label}: damaged data after data row {next_position - 1} ({exc})") from None
+
+
+def _block_positions(start: int, count: int, odd: set[int]) -> tuple[np.ndarray, int]:
+    """Positions of `count` good rows from `start` on, skipping rows that came out singly.
+
+    Arrow may parse a block ahead (when it transcodes), so `odd` can hold later positions too:
+    they stay until the rows reach them.
+    """
+    ahead = sorted(p for p in odd if p >= start)
+    positions = np.arange(start, start + count + len(ahead), dtype=np.int64)
+    if ahead:
+        positions = positions[~np.isin(positions, ahead)]
+    positions = positions[:count]
+    end = int(positions[-1]) + 1 if count else start
+    while end in odd:  # odd rows right after the block's last good row
+        end += 1
+    odd.difference_update([p for p in ahead if p < end])
+    return positions, end
+
+
+def _odd_row(position: int, text: str, delimiter: str, width: int, columns: ColumnMap) -> SourceRow | None:
+    cells = next(csv.reader([text], delimiter=delimiter), [])
+    if not any(c.strip() for c in cells):
+        return None  # a blank line keeps its number but is not a record
+    if len(cells) > width and not any(c.strip() for c in cells[width:]):
+        cells = cells[:width]  # trailing empty cells some exporters add
+    if len(cells) != width:
+        return SourceRow(position, None, cells, f"has {len(cells)} columns, the header has {width}", "columns")
+    return SourceRow(position, _pick(columns, cells), cells)
+
+
+def _blank_rows(block: pa.RecordBatch) -> pa.Array | None:
+    """Rows whose cells are all empty or whitespace, or None when there are none."""
+    candidate = None
+    for column in block.columns:
+        maybe = pc.or_(pc.equal(pc.binary_length(column), 0), pc.is_in(pc.utf8_slice_codeunits(column, 0, 1), _SPACES))
+        candidate = maybe if candidate is None else pc.and_(candidate, maybe)
+        if not pc.any(candidate).as_py():
+            return None
+    rows = pc.indices_nonzero(candidate)
+    joined = pc.binary_join_element_wise(*block.filter(candidate).columns, "")
+    empty = pc.equal(pc.binary_length(pc.utf8_trim_whitespace(joined)), 0)
+    if not pc.any(empty).as_py():
+        return None
+    blank = np.zeros(block.num_rows, dtype=bool)
+    blank[rows.filter(empty).to_numpy()] = True
+    return pa.array(blank)
+
+
+def _row_lists(cells: pa.RecordBatch) -> list[list]:
+    columns = [column.to_pylist() for column in cells.columns]
+    return [list(row) for row in zip(*columns, strict=True)]
 
 
 def _pick(columns: ColumnMap, cells: list) -> dict[str, object]:
@@ -304,6 +438,12 @@ def _text_kind(label: str, opener: Callable[[], BinaryIO], encoding: str, suffix
     if text.startswith(("PATN", "HHHHHT")):
         raise IngestError(f"{label}: USPTO greenbook (APS) text, 1976-2001, is not supported")
     return "tsv" if suffix == ".tsv" else "csv"
+
+
+def _looks_like_xml(opener: Callable[[], BinaryIO]) -> bool:
+    with opener() as handle:
+        head = handle.read(256)
+    return head.lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b"<?xml")
 
 
 def detect_encoding(label: str, opener: Callable[[], BinaryIO]) -> str:

@@ -12,17 +12,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from graph.contracts import CONTRACTS
 from graph.progress import track
 from graph.workspace import Quarantine, Workspace
-from ingest import headers, records
-from ingest.sources import IngestError, SourceTable, expand_paths, open_tables
+from ingest import columnar, headers, records
+from ingest.sources import IngestError, SourceRow, SourceTable, expand_paths, open_tables
 from ingest.uspto_xml import read_uspto_xml
 
 
@@ -61,59 +65,56 @@ class _Kind:
     table: str
     stage: str
     synonyms: dict[str, tuple[str, ...]]
-    required: tuple[str, ...]
+    required: tuple[tuple[str, ...], ...]
     build: Callable[[dict, Callable[[str], str], str, int], dict]
     merge: Callable[[dict, dict], None]
     xml_reader: Callable | None = None
+    build_batch: Callable | None = None  # whole-column builder for CSV blocks; else rows one by one
 
 
 PATENTS = _Kind("patents", "ingest-patents", headers.PATENT_HEADERS, headers.PATENT_REQUIRED,
-                records.build_patent, records.merge_patent, read_uspto_xml)
+                records.build_patent, records.merge_patent, read_uspto_xml, columnar.patent_batch)
 FIRMS = _Kind("firms", "ingest-firms", headers.FIRM_HEADERS, headers.FIRM_REQUIRED,
               records.build_firm, records.merge_firm)
+_BLOCK_ROWS = 8192
 
 
 def run_ingest(kind: _Kind, workspace: Workspace, paths: list[Path], run_id: str, fmt: str | None) -> IngestReport:
     files = expand_paths(paths)
-    key = CONTRACTS[kind.table].key[0]
     ledger = _Ledger(workspace, kind.table)
     had_table = workspace.has(kind.table)
-    table: dict[str, dict] = {}
-    if had_table:
-        table = {row[key]: row for row in workspace.read(kind.table).to_pylist()}
     quarantine = Quarantine(kind.stage)
     per_file: list[FileCount] = []
     skipped: list[Path] = []
     ingested: list[tuple[str, Path]] = []
-    for path in files:
-        digest = _sha256(path)
-        if had_table and ledger.has(digest):
-            skipped.append(path)
-            continue
-        try:
-            counts, staged, rejected = _read_file(kind, path, fmt)
-        except IngestError as exc:
-            if len(files) == 1:
-                raise
-            per_file.append(FileCount(path, "unreadable", None, error=str(exc)))
-            continue
-        for count, file_records in zip(counts, staged, strict=True):
-            for record_key, record in file_records.items():
-                if record_key in table:
-                    kind.merge(table[record_key], record)
-                    count.merged += 1
-                else:
-                    table[record_key] = record
-        quarantine.rows.extend(rejected.rows)
-        per_file.extend(counts)
-        ingested.append((digest, path))
+    with _Merger(workspace, kind) as merger:
+        if had_table:
+            merger.add_existing(workspace.table_path(kind.table))
+        for path in files:
+            digest = _sha256(path)
+            if had_table and ledger.has(digest):
+                skipped.append(path)
+                continue
+            try:
+                counts, rejected = _read_file(kind, path, fmt, merger)
+            except IngestError as exc:
+                merger.discard_file()
+                if len(files) == 1:
+                    raise
+                per_file.append(FileCount(path, "unreadable", None, error=str(exc)))
+                continue
+            merger.commit_file()
+            quarantine.rows.extend(rejected.rows)
+            per_file.extend(counts)
+            ingested.append((digest, path))
 
-    quarantine_path = None
-    if ingested:
-        workspace.write(kind.table, _to_arrow(kind.table, list(table.values())), run_id)
-        _keep_earlier_quarantine(workspace, quarantine, [p for _, p in ingested])
-        quarantine_path = quarantine.save(workspace, run_id)
-        ledger.add(ingested, run_id)
+        quarantine_path = None
+        records = merger.distinct
+        if ingested:
+            records = merger.write(workspace, kind.table, run_id, _Orphans(quarantine, per_file))
+            _keep_earlier_quarantine(workspace, quarantine, [p for _, p in ingested])
+            quarantine_path = quarantine.save(workspace, run_id)
+            ledger.add(ingested, run_id)
     return IngestReport(
         table=kind.table,
         per_file=per_file,
@@ -121,7 +122,7 @@ def run_ingest(kind: _Kind, workspace: Workspace, paths: list[Path], run_id: str
         written=sum(c.written for c in per_file),
         quarantined=sum(c.quarantined for c in per_file),
         merged=sum(c.merged for c in per_file),
-        records=len(table),
+        records=records,
         failed_files=sum(1 for c in per_file if c.error),
         unchanged_files=len(skipped),
         quarantine_path=quarantine_path,
@@ -129,51 +130,200 @@ def run_ingest(kind: _Kind, workspace: Workspace, paths: list[Path], run_id: str
     )
 
 
-def _read_file(kind: _Kind, path: Path, fmt: str | None) -> tuple[list[FileCount], list[dict], Quarantine]:
-    """Read every table in `path` into staged records (merged within each table) and rejections."""
+def _read_file(kind: _Kind, path: Path, fmt: str | None, merger: _Merger) -> tuple[list[FileCount], Quarantine]:
+    """Stage every table in `path` with the merger; rejected rows go to the returned quarantine."""
     rejected = Quarantine(kind.stage)
     counts: list[FileCount] = []
-    staged: list[dict[str, dict]] = []
-    key = CONTRACTS[kind.table].key[0]
-    label_base = str(path.resolve())
+    merger.begin_file()
     for source in open_tables(path.resolve(), kind.synonyms, kind.required, fmt, kind.xml_reader):
         count = FileCount(Path(source.label), source.format, source.encoding,
                           unmapped_columns=source.columns.unmapped)
-        file_records: dict[str, dict] = {}
-        _read_table(kind, source, count, file_records, rejected, key)
+        _read_table(kind, source, count, rejected, merger)
         counts.append(count)
-        staged.append(file_records)
     if not counts:
-        raise IngestError(f"{label_base}: holds no table to ingest")
-    return counts, staged, rejected
+        raise IngestError(f"{path.resolve()}: holds no table to ingest")
+    return counts, rejected
 
 
-def _read_table(kind: _Kind, source: SourceTable, count: FileCount, file_records: dict, rejected: Quarantine,
-                key: str) -> None:
-    for row in track(source.rows, f"{kind.table}: {Path(source.label).name}"):
+def _read_table(kind: _Kind, source: SourceTable, count: FileCount, rejected: Quarantine, merger: _Merger) -> None:
+    pending: list[dict] = []  # records built row by row, staged in blocks
+
+    def build(row: SourceRow) -> None:
         count.read += 1
         if row.problem is not None:
             rejected.add(source.label, row.position, row.problem_field, row.problem, row.raw())
             count.quarantined += 1
-            continue
+            return
         try:
-            record = kind.build(row.values, source.columns.header_of, source.label, row.position)
+            pending.append(kind.build(row.values, source.columns.header_of, source.label, row.position))
         except records.RowRejected as exc:
             rejected.add(source.label, row.position, exc.field, exc.reason, row.raw())
             count.quarantined += 1
-            continue
+            return
         count.written += 1
-        existing = file_records.get(record[key])
-        if existing is None:
-            file_records[record[key]] = record
+        if len(pending) >= _BLOCK_ROWS:
+            flush()
+
+    def flush() -> None:
+        if pending:
+            merger.add(pa.RecordBatch.from_pylist(pending, schema=merger.schema), count)
+            pending.clear()
+
+    for item in track(source.rows, f"{kind.table}: {Path(source.label).name}"):
+        if isinstance(item, SourceRow):
+            build(item)
+        elif kind.build_batch is None:
+            for row in item.rows(source.columns):
+                build(row)
         else:
-            kind.merge(existing, record)
-            count.merged += 1
+            flush()
+            batch, rejections = kind.build_batch(item.fields(source.columns), source.columns.header_of, len(item),
+                                                 source.label, item.positions)
+            for rejection in rejections:
+                rejected.add(source.label, int(item.positions[rejection.row]), rejection.field, rejection.reason,
+                             item.raw(rejection.row))
+            count.read += len(item)
+            count.quarantined += len(rejections)
+            count.written += batch.num_rows
+            merger.add(batch, count)
+    flush()
 
 
-def _to_arrow(name: str, rows: list[dict]) -> pa.Table:
-    schema = pa.schema([f.with_nullable(True) for f in CONTRACTS[name].schema])
-    return pa.Table.from_pylist(rows, schema=schema)
+class _Orphans:
+    """Records still missing a required value once every source is merged (a GLEIF parent link
+    for an LEI no entity file describes): quarantined, and moved from written to quarantined."""
+
+    def __init__(self, quarantine: Quarantine, per_file: list[FileCount]):
+        self.quarantine = quarantine
+        self.counts = {str(c.path): c for c in per_file}
+
+    def screen(self, write: Callable[[pa.RecordBatch], None], required: list[str]) -> Callable:
+        def screened(batch: pa.RecordBatch) -> None:
+            missing = None
+            for name in required:
+                gap = pc.is_null(batch.column(name))
+                missing = gap if missing is None else pc.or_(missing, gap)
+            if missing is not None and pc.any(missing).as_py():
+                for record in batch.filter(missing).to_pylist():
+                    self._reject(record, [n for n in required if record[n] is None])
+                batch = batch.filter(pc.invert(missing))
+            write(batch)
+        return screened
+
+    def _reject(self, record: dict, fields: list[str]) -> None:
+        source = record["source_file"]
+        self.quarantine.add(source, record["source_position"], fields[0],
+                            f"no source gives {', '.join(fields)} for {next(iter(record.values()))};"
+                            " a file of links only adds to records other files describe",
+                            {k: v for k, v in record.items() if v not in (None, [])})
+        count = self.counts.get(source)
+        if count is not None:
+            count.written -= 1
+            count.quarantined += 1
+
+
+class _Merger:
+    """Stages records on disk and writes the merged table in row groups, so memory stays flat.
+
+    Only keys are held: every key seen, and the keys seen more than once. Pass one spills each
+    file's records to an Arrow file in a scratch folder; pass two streams the existing table
+    and the spills into the new table, holding back just the records whose key repeats, which
+    are merged in source order (the first keeps its provenance) and written last.
+    """
+
+    def __init__(self, workspace: Workspace, kind: _Kind):
+        self.kind = kind
+        self.key = CONTRACTS[kind.table].key[0]
+        self.schema = pa.schema([f.with_nullable(True) for f in CONTRACTS[kind.table].schema])
+        self.scratch_parent = workspace.root / "ingest"
+        self.seen: set[str] = set()
+        self.repeated: set[str] = set()
+        self.sources: list[Path] = []
+        self.file_keys: set[str] = set()
+        self.spill: pa.ipc.RecordBatchFileWriter | None = None
+
+    def __enter__(self) -> _Merger:
+        self.scratch_parent.mkdir(parents=True, exist_ok=True)
+        self.scratch = Path(tempfile.mkdtemp(prefix=".scratch-", dir=self.scratch_parent))
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.discard_file()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    @property
+    def distinct(self) -> int:
+        return len(self.seen)
+
+    def add_existing(self, table_path: Path) -> None:
+        for batch in pq.ParquetFile(table_path).iter_batches(columns=[self.key]):
+            self.seen.update(batch.column(0).to_pylist())
+        self.sources.append(table_path)
+
+    def begin_file(self) -> None:
+        self.file_keys = set()
+
+    def add(self, batch: pa.RecordBatch, count: FileCount) -> None:
+        seen, file_keys = self.seen, self.file_keys
+        for key in batch.column(self.key).to_pylist():
+            if key in seen or key in file_keys:
+                self.repeated.add(key)
+                count.merged += 1
+            else:
+                file_keys.add(key)
+        if self.spill is None:
+            path = self.scratch / f"{len(self.sources)}.arrow"
+            self.spill = pa.ipc.new_file(path, self.schema)
+            self.spill_path = path
+        self.spill.write_batch(batch)
+
+    def commit_file(self) -> None:
+        self.seen |= self.file_keys
+        self.file_keys = set()
+        if self.spill is not None:
+            self.spill.close()
+            self.sources.append(self.spill_path)
+            self.spill = None
+
+    def discard_file(self) -> None:
+        self.file_keys = set()
+        if self.spill is not None:
+            self.spill.close()
+            self.spill_path.unlink(missing_ok=True)
+            self.spill = None
+
+    def write(self, workspace: Workspace, name: str, run_id: str, orphans: _Orphans) -> int:
+        repeated = pa.array(sorted(self.repeated), pa.string())
+        held: dict[str, dict] = {}
+        required = [f.name for f in CONTRACTS[name].schema if not f.nullable]
+        with workspace.writer(name, run_id) as out:
+            out.write = orphans.screen(out.write, required)
+            for batch in self._batches():
+                if len(repeated):
+                    repeats = pc.is_in(batch.column(self.key), value_set=repeated)
+                    for record in batch.filter(repeats).to_pylist():
+                        kept = held.get(record[self.key])
+                        if kept is None:
+                            held[record[self.key]] = record
+                        else:
+                            self.kind.merge(kept, record)
+                    batch = batch.filter(pc.invert(repeats))
+                out.write(batch)
+            merged = list(held.values())
+            for start in range(0, len(merged), _BLOCK_ROWS):
+                out.write(pa.RecordBatch.from_pylist(merged[start:start + _BLOCK_ROWS], schema=self.schema))
+            return out.rows
+
+    def _batches(self) -> Iterator[pa.RecordBatch]:
+        for path in self.sources:
+            if path.suffix == ".parquet":
+                for batch in pq.ParquetFile(path).iter_batches(batch_size=_BLOCK_ROWS):
+                    yield pa.RecordBatch.from_arrays([batch.column(f.name) for f in self.schema], schema=self.schema)
+            else:
+                with pa.OSFile(str(path)) as source:  # not memory-mapped: mapped pages count as resident
+                    reader = pa.ipc.open_file(source)
+                    for index in range(reader.num_record_batches):
+                        yield reader.get_batch(index)
 
 
 def _keep_earlier_quarantine(workspace: Workspace, quarantine: Quarantine, reread: list[Path]) -> None:

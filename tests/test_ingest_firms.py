@@ -87,3 +87,22 @@ def test_registry_xlsx_with_date_cells_and_english_headers_merge(tmp_path):
     (bad,) = firm_quarantine(workspace)
     assert (bad["position"], bad["field"]) == (2, "name")
     assert "Company Name is empty" in bad["reason"]
+
+
+def test_a_later_registry_file_updates_status_and_renames(tmp_path):
+    workspace = Workspace(tmp_path / "ws")
+    ingest_firms(workspace, [REGISTRY_CN], "run-1")
+    before = firms_by_id(workspace)["91440300MA5F1ABC15"]
+    update = tmp_path / "update.csv"
+    with open(update, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["企业名称", "统一社会信用代码", "登记状态", "注销日期"])
+        writer.writerow(["深圳市云图新视界科技有限公司", "91440300MA5F1ABC15", "注销", "2026-10-30"])
+    report = ingest_firms(workspace, [update], "run-2")
+    assert (report.read, report.written, report.merged) == (1, 1, 1)
+
+    after = firms_by_id(workspace)["91440300MA5F1ABC15"]
+    assert (after["status"], after["deregistered_date"]) == ("deregistered", dt.date(2026, 10, 30))
+    assert after["name"] == "深圳市云图新视界科技有限公司"
+    assert after["former_names"] == [*before["former_names"], before["name"]]
+    assert (after["registered_capital"], after["parent_firm_id"]) == (5000.0, "91440300MA5G7TUW5H"), "gaps keep old facts"

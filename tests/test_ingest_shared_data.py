@@ -24,13 +24,14 @@ def test_cnipa_61_column_commercial_export(tmp_path):
 
     (count,) = report.per_file
     assert (count.read, count.written, count.quarantined) == (data_rows(path), 10, 0)
-    assert "主权项" in count.unmapped_columns and "申请人" not in count.unmapped_columns
+    assert "序号" in count.unmapped_columns and not {"申请人", "主权项"} & set(count.unmapped_columns)
     patents = {row["publication_number"]: row for row in workspace.read("patents").to_pylist()}
     first = patents["CN218751475U"]
     assert first["application_number"] == "CN202223220665.2"
     assert first["application_date"] == dt.date(2022, 12, 2)
     assert first["ipc"] == ["B64U20/80", "B64U101/30"]
     assert first["applicants"] == ["中科大数据研究院"]
+    assert first["claims"].startswith("1.") and len(first["claims"]) > 50  # 主权项, the first claim
     assert first["inventors"] == ["刘迪", "刘敏", "王煜伟", "付艳波", "王元卓"]
     assert first["patent_type"] == "utility_model"
     assert first["applicant_addresses"][0].startswith("450000河南省郑州市")

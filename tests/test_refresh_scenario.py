@@ -1,0 +1,79 @@
+"""`patentgraph refresh` on a scripted scenario: a deregistration, a rename, a new firm with new patents."""
+
+from __future__ import annotations
+
+import csv
+
+import pandas as pd
+import pytest
+
+from graph.config import Settings
+from graph.refresh import refresh
+from graph.workspace import Workspace
+from ingest import generate
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("scenario-input"), n_patents=240, n_firms=90, seed=5)
+
+
+def _registry_rows(inputs) -> tuple[list[str], dict[str, dict]]:
+    path = next(p for p in inputs.firm_files if p.suffix == ".csv")
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames), {row["统一社会信用代码"]: row for row in reader}
+
+
+def test_change_report_on_a_scripted_scenario(tmp_path, inputs):
+    """Deregister a ranked firm, rename another, register a new firm that files new AI patents."""
+    from ingest.generator import uscc_check_char
+
+    ws = Workspace(tmp_path)
+    settings = Settings(workspace=tmp_path)
+    refresh(ws, settings, inputs.patent_files, inputs.firm_files)
+    scores = ws.read_df("firm_scores")
+    firms = ws.read_df("firms").set_index("firm_id")
+    top = scores.sort_values(["rank", "firm_id"])
+    dereg_id = top.iloc[0].firm_id
+    renamed_id = next(f for f in top.firm_id if f != dereg_id and not firms.loc[f, "former_names"].size)
+
+    header, _ = _registry_rows(inputs)
+    new_id = "91440300MA5" + "G7X2K9"
+    new_id = new_id + uscc_check_char(new_id)
+    old_name = firms.loc[renamed_id, "name"]
+    update = tmp_path / "registry_update.csv"
+    with open(update, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header)
+        writer.writeheader()
+        writer.writerow({"企业名称": firms.loc[dereg_id, "name"], "统一社会信用代码": dereg_id, "登记状态": "注销",
+                         "注销日期": "2026-10-30"})
+        writer.writerow({"企业名称": "新域" + old_name, "统一社会信用代码": renamed_id, "曾用名": old_name,
+                         "登记状态": "存续"})
+        writer.writerow({"企业名称": "深圳市澜芯智能科技有限公司", "统一社会信用代码": new_id, "登记状态": "存续",
+                         "成立日期": "2018-04-02", "省份": "广东省", "城市": "深圳市", "企业规模": "小型",
+                         "地址": "深圳市南山区科技园南区澜芯大厦"})
+    new_patents = tmp_path / "new_patents.csv"
+    with open(new_patents, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["公开（公告）号", "申请号", "申请日", "公开（公告）日", "发明名称", "摘要", "申请（专利权）人",
+                         "地址", "主分类号", "分类号", "专利类型"])
+        for i in range(4):
+            writer.writerow([f"CN1199999{i:02d}A", f"CN2024105555{i:02d}.1", f"2024-0{i + 1}-10", f"2025-0{i + 1}-12",
+                             f"一种基于深度神经网络的图像识别方法{i}", "本发明公开了一种神经网络训练方法。",
+                             "深圳市澜芯智能科技有限公司", "广东省深圳市南山区科技园南区澜芯大厦",
+                             "G06N3/08", "G06N3/08;G06V10/82", "发明申请"])
+
+    [summary] = refresh(ws, settings, [new_patents], [update])
+    changes = pd.read_csv(summary.report_path, encoding="utf-8-sig", dtype=str)
+    dropped = changes[changes["change"] == "dropped_targets"]
+    assert set(dropped[dropped["firm_id"] == dereg_id]["reason"]) == {"firm is now deregistered"}
+    assert dereg_id not in set(ws.read_df("firm_scores")["firm_id"])
+    new = changes[changes["change"] == "new_targets"]
+    assert new_id in set(new["firm_id"])
+    assert ws.read_df("firms").set_index("firm_id").loc[renamed_id, "name"] == "新域" + old_name
+    changed = changes[changes["change"] == "matches_changed"]
+    assert changed["firm_after"].str.contains(f"{renamed_id} \\(auto, former_name\\)").any()
+    assert summary.changes["dropped_targets"] >= 1 and summary.changes["new_targets"] >= 1
