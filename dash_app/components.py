@@ -6,9 +6,12 @@ import dash_bootstrap_components as dbc
 import flask
 from dash import html
 
+from dash_app import auth
+from graph.config import Settings
 from graph.workspace import ContractError, Workspace
 
 WORKSPACE_KEY = "PATENTGRAPH_WORKSPACE"
+SETTINGS_KEY = "PATENTGRAPH_SETTINGS"
 # What a page can meet in a workspace that is not (fully) built yet, shown instead of a traceback.
 DATA_ERRORS = (FileNotFoundError, ContractError, KeyError)
 TIER_COLOURS = {"A": "success", "B": "primary", "C": "warning", "D": "secondary"}
@@ -28,6 +31,22 @@ APPLICANT_TYPE_LABELS = {
 def current_workspace() -> Workspace:
     """The workspace of the app serving this request (set by create_app)."""
     return Workspace(flask.current_app.config[WORKSPACE_KEY])
+
+
+def current_settings() -> Settings:
+    """Backend, query timeout and row cap, as the CLI uses them."""
+    return flask.current_app.config[SETTINGS_KEY]
+
+
+def forbidden(permission: str) -> dbc.Alert:
+    """What a page says to a role that may not use it (the server refuses its callbacks too)."""
+    user = auth.current_user()
+    role = f" ({user.role})" if user else ""
+    return dbc.Alert(
+        [html.Strong("无权限 Not allowed: "),
+         html.Span(f"only {auth.PERMISSION_LABELS[permission]} may use this page; your role{role} may not.")],
+        color="danger", className="mt-3 forbidden",
+    )  # fmt: skip
 
 
 def data_problem(exc: Exception) -> dbc.Alert:

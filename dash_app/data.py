@@ -8,14 +8,20 @@ rewrites a table is picked up on the next request.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from dash_app.tilemap import TILES, province_short
 from graph.contracts import APPLICANT_TYPES, SEGMENTS
 from graph.workspace import Workspace
 
@@ -55,6 +61,16 @@ def _table(workspace: Workspace, name: str, columns: tuple[str, ...] | None = No
     with _cache_lock:
         _cache[key] = frame
     return frame
+
+
+def _isin(column: pd.Series, values) -> pd.Series:
+    """`column.isin(values)` in Arrow: pandas' isin on Arrow strings converts every value in Python (seconds at 100k)."""
+    array = pa.array(column)
+    value_set = pa.array(values if not isinstance(values, pd.Series) else values.array, from_pandas=True)
+    if value_set.type != array.type:
+        value_set = value_set.cast(array.type)
+    mask = pc.fill_null(pc.is_in(array, value_set=value_set), False)
+    return pd.Series(mask.to_numpy(zero_copy_only=False), index=column.index)
 
 
 def node_href(chain_id: str, node_id: str) -> str:
@@ -293,8 +309,37 @@ def chain_node_rows(workspace: Workspace, chain_id: str) -> list[dict]:
 # ---------------------------------------------------------------- node
 
 
+_SUMMARY_TABLES = ("tech_nodes", "supply_links", "node_patents", "patents", "filings", "applicants", "firm_scores",
+                   "firms")
+_summary_cache: dict[tuple, tuple[tuple, dict]] = {}
+
+
 def node_summary(workspace: Workspace, chain_id: str, node_id: str) -> dict:
-    """Header facts of one node: names, place in the chain, patents by year, applicant mix, firms."""
+    """Header facts of one node: names, place in the chain, patents by year, applicant mix, firms.
+
+    Kept until one of the tables it reads changes (a node page's first paint at 100k firms).
+    """
+    stamps = tuple(_stamp(workspace, name) for name in _SUMMARY_TABLES)
+    key = (str(workspace.root), chain_id, node_id)
+    with _cache_lock:
+        hit = _summary_cache.get(key)
+    if hit is not None and hit[0] == stamps and None not in stamps:
+        return hit[1]
+    summary = _node_summary(workspace, chain_id, node_id)
+    with _cache_lock:
+        _summary_cache[key] = (stamps, summary)
+    return summary
+
+
+def _stamp(workspace: Workspace, name: str) -> tuple[int, int] | None:
+    try:
+        stat = workspace.table_path(name).stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _node_summary(workspace: Workspace, chain_id: str, node_id: str) -> dict:
     chain = _chain_nodes(workspace, chain_id)
     match = chain[chain["node_id"] == node_id]
     if match.empty:
@@ -323,7 +368,7 @@ def node_summary(workspace: Workspace, chain_id: str, node_id: str) -> dict:
     scores = _table(workspace, "firm_scores")
     ranked = scores[(scores["chain_id"] == chain_id) & (scores["node_id"] == node_id)]
     firms = _table(workspace, "firms", ("firm_id", "province", "size_band"))
-    ranked_firms = firms[firms["firm_id"].isin(ranked["firm_id"])]
+    ranked_firms = firms[_isin(firms["firm_id"], ranked["firm_id"])]
     return {
         **node,
         "ancestors": ancestors,
@@ -342,7 +387,7 @@ def node_summary(workspace: Workspace, chain_id: str, node_id: str) -> dict:
 
 def _patents_by_year(workspace: Workspace, numbers) -> list[dict]:
     patents = _table(workspace, "patents", ("publication_number", "application_date", "publication_date"))
-    dated = patents[patents["publication_number"].isin(numbers)]
+    dated = patents[_isin(patents["publication_number"], numbers)]
     when = pd.to_datetime(dated["application_date"]).fillna(pd.to_datetime(dated["publication_date"]))
     years = when.dt.year.dropna().astype(int).value_counts().sort_index()
     return [{"year": int(year), "patents": int(n)} for year, n in years.items()]
@@ -351,9 +396,9 @@ def _patents_by_year(workspace: Workspace, numbers) -> list[dict]:
 def _applicant_mix(workspace: Workspace, numbers) -> list[dict]:
     """Distinct applicants on the node's patents, per applicant type (contract order)."""
     filings = _table(workspace, "filings", ("publication_number", "applicant_id"))
-    applicant_ids = filings.loc[filings["publication_number"].isin(numbers), "applicant_id"].unique()
+    applicant_ids = filings.loc[_isin(filings["publication_number"], numbers), "applicant_id"].unique()
     applicants = _table(workspace, "applicants", ("applicant_id", "applicant_type"))
-    types = applicants.loc[applicants["applicant_id"].isin(applicant_ids), "applicant_type"].value_counts()
+    types = applicants.loc[_isin(applicants["applicant_id"], applicant_ids), "applicant_type"].value_counts()
     return [{"applicant_type": t, "applicants": int(types[t])} for t in APPLICANT_TYPES if t in types]
 
 
@@ -390,21 +435,60 @@ def ranked_firms(
     `sort` is AG Grid's sortModel: [{"colId": column, "sort": "asc" | "desc"}, ...]; by default,
     rank ascending. Unknown columns are refused rather than ignored.
     """
-    scores = _table(workspace, "firm_scores")
-    ranked = scores[(scores["chain_id"] == chain_id) & (scores["node_id"] == node_id)]
-    firms = _table(workspace, "firms", ("firm_id", "name", "province", "city", "size_band", "status"))
-    rows = ranked.merge(firms, on="firm_id", how="left")
-    rows = rows[_filter_mask(rows, filters)]
-    keys, ascending = ["rank"], [True]
+    rows, orders = _node_rows(workspace, chain_id, node_id)
     if sort:
         bad = [item.get("colId") for item in sort if item.get("colId") not in RANKED_COLUMNS]
         if bad:
             raise ValueError(f"cannot sort ranked firms by {bad}; sortable: {', '.join(RANKED_COLUMNS)}")
-        keys = [item["colId"] for item in sort] + ["rank"]
-        ascending = [item.get("sort", "asc") != "desc" for item in sort] + [True]
-    rows = rows.sort_values(keys, ascending=ascending, na_position="last", kind="stable")
-    page = rows.iloc[max(start, 0) : max(end, start, 0)]
-    return RankedPage(_records(page[list(RANKED_COLUMNS)]), int(len(rows)))
+    order = _sort_order(rows, orders, tuple((item["colId"], item.get("sort", "asc") != "desc") for item in sort or ()))
+    if filters != FirmFilter():
+        order = order[_filter_mask(rows, filters).to_numpy()[order]]
+    page = rows.iloc[order[max(start, 0) : max(end, start, 0)]]
+    return RankedPage(_records(page), int(len(order)))
+
+
+_node_rows_cache: dict[tuple, tuple[tuple, pd.DataFrame, dict]] = {}
+_SORT_ORDERS_KEPT = 16
+
+
+def _node_rows(workspace: Workspace, chain_id: str, node_id: str) -> tuple[pd.DataFrame, dict]:
+    """The node's ranked firms joined to the register in rank order, and its sort orders; kept until a table changes.
+
+    Not in `attrs`: pandas deep-copies attrs into every derived frame.
+    """
+    scores = _table(workspace, "firm_scores")
+    firms = _table(workspace, "firms", ("firm_id", "name", "province", "city", "size_band", "status"))
+    key = (str(workspace.root), chain_id, node_id)
+    stamp = (scores.attrs["stamp"], firms.attrs["stamp"])
+    with _cache_lock:
+        hit = _node_rows_cache.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1], hit[2]
+    ranked = scores.loc[(scores["chain_id"] == chain_id) & (scores["node_id"] == node_id),
+                        [c for c in RANKED_COLUMNS if c in scores.columns]]
+    rows = ranked.merge(firms, on="firm_id", how="left").sort_values("rank", kind="stable")
+    rows = rows[list(RANKED_COLUMNS)].reset_index(drop=True)
+    rows.attrs = {}
+    orders: dict = {}
+    with _cache_lock:
+        _node_rows_cache[key] = (stamp, rows, orders)
+    return rows, orders
+
+
+def _sort_order(rows: pd.DataFrame, orders: dict, sort: tuple[tuple[str, bool], ...]) -> np.ndarray:
+    """Row positions in `sort` order (rank breaks ties); the last few orders are kept in `orders`."""
+    if sort not in orders:
+        if not sort:
+            order = np.arange(len(rows))
+        else:
+            keys = [column for column, _ in sort] + ["rank"]
+            ascending = [up for _, up in sort] + [True]
+            order = rows.sort_values(keys, ascending=ascending, na_position="last", kind="stable").index.to_numpy()
+        with _cache_lock:
+            if len(orders) >= _SORT_ORDERS_KEPT:
+                orders.pop(next(iter(orders)))
+            orders[sort] = order
+    return orders[sort]
 
 
 def _filter_mask(rows: pd.DataFrame, filters: FirmFilter) -> pd.Series:
@@ -538,3 +622,162 @@ def _firm_patents(workspace: Workspace, evidence: list[dict]) -> tuple[list[dict
     columns = ["publication_number", "title", "patent_type", "application_date", "main_ipc", "legal_status",
                "raw_name", "link_type"]  # fmt: skip
     return _records(rows.head(FIRM_PATENT_LIMIT)[columns]), int(len(rows))
+
+
+# ---------------------------------------------------------------- map
+
+
+def _target_firms(workspace: Workspace, chain_id: str | None) -> pd.DataFrame:
+    """One row per (ranked firm, node) with the firm's tile province; `chain_id` None means every chain."""
+    scores = _table(workspace, "firm_scores", ("chain_id", "node_id", "firm_id", "score", "tier"))
+    if chain_id:
+        scores = scores[scores["chain_id"] == chain_id]
+    firms = _table(workspace, "firms", ("firm_id", "name", "province", "city"))
+    rows = scores.merge(firms, on="firm_id", how="left")
+    rows["tile"] = rows["province"].map(province_short)
+    return rows
+
+
+def map_tiles(workspace: Workspace, chain_id: str | None = None) -> dict:
+    """Every province tile with its number of distinct target firms and fill colour; firms with no known province."""
+    rows = _target_firms(workspace, chain_id)
+    per_tile = rows.dropna(subset=["tile"]).groupby("tile")["firm_id"].nunique()
+    max_count = int(per_tile.max()) if len(per_tile) else 0
+    tiles = []
+    for short, (row, column, english) in TILES.items():
+        firms = int(per_tile.get(short, 0))
+        colour = colour_for(firms, max_count)
+        tiles.append({"province": short, "english": english, "row": row, "column": column, "firms": firms,
+                      "colour": colour, "text_colour": "#ffffff" if colour in TARGET_COLOURS[2:] else "#0f172a"})
+    unplaced = int(rows.loc[rows["tile"].isna(), "firm_id"].nunique())
+    return {"tiles": tiles, "unplaced": unplaced, "legend": colour_legend(max_count),
+            "total": int(rows["firm_id"].nunique())}
+
+
+def province_firms(workspace: Workspace, province: str, chain_id: str | None = None) -> list[dict]:
+    """Target firms of one province tile: best score and tier, nodes ranked in, city; best first."""
+    rows = _target_firms(workspace, chain_id)
+    rows = rows[rows["tile"] == province]
+    if rows.empty:
+        return []
+    nodes = _table(workspace, "tech_nodes", ("chain_id", "node_id", "name_zh"))
+    rows = rows.merge(nodes, on=["chain_id", "node_id"], how="left")
+    best = rows.sort_values(["score", "node_id"], ascending=[False, True]).drop_duplicates("firm_id")
+    node_counts = rows.groupby("firm_id")["node_id"].size()
+    out = []
+    for row in _records(best):
+        out.append({"firm_id": row["firm_id"], "name": row["name"] or row["firm_id"], "city": row["city"],
+                    "best_score": row["score"], "best_tier": row["tier"], "best_node": row["name_zh"] or row["node_id"],
+                    "best_node_href": node_href(row["chain_id"], row["node_id"]),
+                    "nodes": int(node_counts[row["firm_id"]]), "href": firm_href(row["firm_id"])})
+    return out
+
+
+# ---------------------------------------------------------------- runs
+
+
+def run_history(workspace: Workspace) -> list[dict]:
+    """The run ledger newest first: when, stage, inputs, counts and what changed since that stage's previous run."""
+    previous: dict[str, dict] = {}
+    out = []
+    for entry in workspace.runs():
+        counts = {k: v for k, v in (entry.get("counts") or {}).items()
+                  if isinstance(v, int | float | str) and not isinstance(v, bool) and k not in ("run_id", "seconds")}
+        numbers = {k: v for k, v in counts.items() if isinstance(v, int | float)}
+        before = previous.get(entry.get("stage", ""))
+        changes = []
+        if before is not None:
+            changes = [f"{k} {before[k]:,} → {v:,}" for k, v in numbers.items() if k in before and before[k] != v]
+        previous[entry.get("stage", "")] = numbers
+        out.append({
+            "run_id": entry.get("run_id", ""),
+            "stage": entry.get("stage", ""),
+            "finished_at": entry.get("finished_at", ""),
+            "seconds": entry.get("seconds"),
+            "inputs": [Path(p).name for p in entry.get("inputs") or []],
+            "counts": counts,
+            "changes": changes if before is not None else None,
+        })
+    return out[::-1]
+
+
+# ---------------------------------------------------------------- review
+
+
+def latest_decisions(workspace: Workspace) -> tuple[dict[str, dict], int]:
+    """The last decision per applicant in the decisions file, and how many rows it has."""
+    path = workspace.decisions_path
+    if not path.exists():
+        return {}, 0
+    latest: dict[str, dict] = {}
+    count = 0
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        for row in csv.DictReader(handle):
+            count += 1
+            if row.get("applicant_id"):
+                latest[row["applicant_id"]] = row
+    return latest, count
+
+
+def review_items(workspace: Workspace) -> list[dict]:
+    """The links waiting for a reviewer (weakest first), each with the decision already taken, if any."""
+    from matching import review_queue
+
+    queue = review_queue(workspace)
+    decided, _ = latest_decisions(workspace)
+    out = []
+    for row in _records(queue):
+        row["decided"] = decided.get(row["applicant_id"])
+        row["href"] = review_href(row["applicant_id"], row["firm_id"])
+        out.append(row)
+    return out
+
+
+def review_href(applicant_id: str, firm_id: str | None) -> str:
+    return f"/review?applicant={quote(applicant_id, safe='')}&firm={quote(firm_id or '', safe='')}"
+
+
+def review_detail(workspace: Workspace, applicant_id: str, firm_id: str) -> dict | None:
+    """One queued link side by side: the applicant, the proposed firm, the evidence and the other candidates."""
+    matches = _table(workspace, "matches")
+    link = matches[(matches["applicant_id"] == applicant_id) & (matches["firm_id"] == firm_id)]
+    if link.empty:
+        return None
+    match = _records(link)[0]
+    applicants = _table(workspace, "applicants")
+    applicant = _records(applicants[applicants["applicant_id"] == applicant_id])
+    firms = _table(workspace, "firms")
+    firm = _records(firms[firms["firm_id"] == firm_id].drop(columns=["source_file", "source_position"]))
+    try:
+        evidence = json.loads(match["evidence"])
+    except (TypeError, ValueError):
+        evidence = {}
+    candidates = evidence.get("candidates") if isinstance(evidence, dict) else None
+    shown = {k: v for k, v in evidence.items() if k not in ("candidates", "applicant", "firm")} \
+        if isinstance(evidence, dict) else {}
+    decided, _ = latest_decisions(workspace)
+    return {
+        "match": match,
+        "applicant": applicant[0] if applicant else {"applicant_id": applicant_id, "name": applicant_id},
+        "firm": firm[0] if firm else None,
+        "evidence_items": evidence_items(json.dumps(shown, ensure_ascii=False)) if shown else [],
+        "candidates": [
+            {"firm_id": c.get("firm_id"), "name": c.get("name"), "score": c.get("score"),
+             "via": c.get("via"), "href": firm_href(c["firm_id"])}
+            for c in candidates or [] if isinstance(c, dict) and c.get("firm_id")
+        ],
+        "decided": decided.get(applicant_id),
+    }
+
+
+def search_firms(workspace: Workspace, text: str, limit: int = 20) -> list[dict]:
+    """Firms whose name contains `text` or whose credit code starts with it; operating firms first."""
+    needle = (text or "").strip().casefold()
+    if not needle:
+        return []
+    firms = _table(workspace, "firms", ("firm_id", "name", "status", "city"))
+    hits = firms[firms["name"].str.casefold().str.contains(needle, regex=False)
+                 | firms["firm_id"].str.casefold().str.startswith(needle)]
+    hits = hits.assign(_closed=hits["status"] != "operating").sort_values(["_closed", "name"]).head(limit)
+    return [{"label": f"{r['name']} · {r['city'] or ''} · {r['status']} · {r['firm_id']}", "value": r["firm_id"]}
+            for r in hits.to_dict("records")]

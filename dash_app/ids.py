@@ -23,6 +23,7 @@ NODE_FIRMS_GRID = "node-firms-grid"
 NODE_FIRMS_COUNT = "node-firms-count"
 NODE_GRID_REFRESHED = "node-grid-refreshed"
 NODE_EXPORT_BUTTON = "node-export-button"
+NODE_EXPORT_XLSX_BUTTON = "node-export-xlsx-button"
 NODE_EXPORT_DOWNLOAD = "node-export-download"
 NODE_EXPORT_STATUS = "node-export-status"
 
@@ -32,3 +33,37 @@ FIRM_SCORECARD = "firm-scorecard"
 FIRM_PATENTS_GRID = "firm-patents-grid"
 FIRM_EVIDENCE_TABLE = "firm-evidence-table"
 FIRM_GROUP = "firm-group"
+
+# Shell: who is logged in
+NAV_USER = "nav-user"
+
+# Map page
+MAP_CHAIN = "map-chain"
+MAP_TILES = "map-tiles"
+MAP_FIRMS = "map-firms"
+
+# Review page
+REVIEW_QUEUE = "review-queue"
+REVIEW_DETAIL = "review-detail"
+REVIEW_KEY = "review-key"
+REVIEW_ACCEPT = "review-accept"
+REVIEW_REJECT = "review-reject"
+REVIEW_CHOOSE = "review-choose"
+REVIEW_FIRM_SEARCH = "review-firm-search"
+REVIEW_NOTE = "review-note"
+REVIEW_STATUS = "review-status"
+REVIEW_COUNT = "review-count"
+
+# Cypher page
+CYPHER_QUERY_PICKER = "cypher-query-picker"
+CYPHER_DESCRIPTION = "cypher-description"
+CYPHER_EDITOR = "cypher-editor"
+CYPHER_PARAMS = "cypher-params"
+CYPHER_PARAM = "cypher-param"  # pattern-matching type: {"type": CYPHER_PARAM, "name": <parameter>}
+CYPHER_RUN = "cypher-run"
+CYPHER_STATUS = "cypher-status"
+CYPHER_GRID = "cypher-grid"
+CYPHER_GRAPH = "cypher-graph"
+
+# Runs page
+RUNS_TABLE = "runs-table"

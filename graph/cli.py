@@ -311,7 +311,25 @@ def serve(
     """Serve the Dash explorer over the workspace."""
     from dash_app import serve as serve_app
 
-    serve_app(state.workspace.root, host=host, port=port)
+    serve_app(state.workspace.root, host=host, port=port, settings=state.settings)
+
+
+user_app = typer.Typer(help="Explorer users and their roles (analyst, marketer, risk, admin)")
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def user_add(
+    name: str,
+    role: Annotated[str, typer.Option(help="analyst, marketer, risk or admin")] = "analyst",
+) -> None:
+    """Add a user (or change their role and password); the password is asked for, never an argument."""
+    from dash_app.auth import add_user, users_path
+
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    path = users_path(state.workspace.root)
+    _guard(lambda: add_user(path, name, role, password))
+    console.print(f"user {name} ({role}) saved in {path}")
 
 
 @app.command()

@@ -8,7 +8,7 @@ import re
 import dash
 import plotly
 import ui_fixtures
-from ui_fixtures import FIRMS, RUN_ID
+from ui_fixtures import FIRMS, RUN_ID, login_client
 
 from dash_app import create_app
 from dash_app.pages import firm, node
@@ -23,6 +23,7 @@ def _text(component) -> str:
 
 def test_every_script_and_stylesheet_is_served_by_the_app_itself(ui_workspace):
     client = create_app(ui_workspace.root).server.test_client()
+    login_client(client, "analyst")
     page = client.get("/").get_data(as_text=True)
     urls = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert any(u.startswith("/assets/patentgraph.css") for u in urls)
@@ -33,10 +34,11 @@ def test_every_script_and_stylesheet_is_served_by_the_app_itself(ui_workspace):
 
 def test_pages_answer_at_their_paths(ui_workspace):
     client = create_app(ui_workspace.root).server.test_client()
+    login_client(client, "admin")
     assert {page["path_template"] or page["path"] for page in dash.page_registry.values()} >= {
-        "/", "/node/<chain_id>/<node_id>", "/firm/<firm_id>"
+        "/", "/node/<chain_id>/<node_id>", "/firm/<firm_id>", "/map", "/review", "/cypher", "/runs"
     }  # fmt: skip
-    for path in ("/", "/node/ai/up.chips", f"/firm/{FIRMS[0][0]}"):
+    for path in ("/", "/node/ai/up.chips", f"/firm/{FIRMS[0][0]}", "/map?province=广东", "/review", "/cypher", "/runs"):
         assert client.get(path).status_code == 200, path
 
 

@@ -1,24 +1,41 @@
-"""The explorer in headless Chromium: chain graph → node page → ranked firms → firm page → CSV export."""
+"""The explorer in headless Chromium, as each role uses it: log in, click through, run, decide, export.
+
+Every page leaves a screenshot in tests/screenshots/ (look at them after a UI change).
+"""
 
 from __future__ import annotations
 
 import csv
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 import ui_fixtures
+from dash.testing.wait import until
+from openpyxl import load_workbook
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
-from ui_fixtures import FIRMS
+from selenium.webdriver.common.keys import Keys
+from ui_fixtures import FIRMS, HOLDING, login, start_logged_in
 
 from dash_app import create_app
+from graph.catalog import get_query
+from graph.load import build_embedded_graph
+from graph.workspace import Workspace
 
 pytestmark = pytest.mark.browser  # tests/conftest.py skips it when chromedriver is absent
 ui_workspace = ui_fixtures.ui_workspace
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 LEADER_ID, LEADER_NAME = FIRMS[0][0], FIRMS[0][1]  # rank 1 in AI chips
 FORMER_NAME = FIRMS[10][1]
+
+
+@pytest.fixture
+def private_workspace(ui_workspace, tmp_path) -> Workspace:
+    """A copy that decisions and exports may change."""
+    shutil.copytree(ui_workspace.root, tmp_path / "ws")
+    return Workspace(tmp_path / "ws")
 
 
 def _screenshot(dash_duo, name: str) -> None:
@@ -30,9 +47,25 @@ def _grid_cell(dash_duo, row: int, column: str) -> str:
     return dash_duo.find_element(f"#node-firms-grid .ag-row[row-index='{row}'] .ag-cell[col-id='{column}']").text
 
 
-def test_analyst_goes_from_chain_to_node_to_firm(dash_duo, ui_workspace):
+def _wait_for_file(path: Path, timeout: float = 10) -> Path:
+    deadline = time.monotonic() + timeout
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return path
+
+
+def test_analyst_logs_in_and_goes_from_chain_to_node_to_firm_and_the_map(dash_duo, ui_workspace):
     dash_duo.driver.set_window_size(1400, 1050)
-    dash_duo.start_server(create_app(ui_workspace.root))
+    dash_duo.start_server(create_app(ui_workspace.root), navigate=False)
+
+    # Anonymous: the login page, whatever was asked for
+    dash_duo.driver.get(dash_duo.server.url + "/node/ai/up.chips")
+    dash_duo.wait_for_element("#login-username", timeout=15)
+    assert "/login?next=" in dash_duo.driver.current_url
+    _screenshot(dash_duo, "login")
+    login(dash_duo, "analyst")
+    nav = dash_duo.find_element(".app-navbar").text
+    assert "Map" in nav and "Runs" in nav and "Cypher" not in nav and "Review" not in nav
 
     # Home: the chain graph and its node table
     dash_duo.wait_for_element("#chain-graph canvas", timeout=15)
@@ -52,6 +85,7 @@ def test_analyst_goes_from_chain_to_node_to_firm(dash_duo, ui_workspace):
     assert dash_duo.driver.current_url.endswith("/node/ai/up.chips")
     dash_duo.wait_for_contains_text("#node-firms-grid", LEADER_NAME, timeout=10)
     assert (_grid_cell(dash_duo, 0, "rank"), _grid_cell(dash_duo, 0, "firm")) == ("1", LEADER_NAME)
+    assert dash_duo.find_elements("#node-export-button") == []  # analysts browse; marketers export
     _screenshot(dash_duo, "node")
 
     # Filter on the server: tier A only, then sort by score ascending via the column header
@@ -64,19 +98,8 @@ def test_analyst_goes_from_chain_to_node_to_firm(dash_duo, ui_workspace):
         "#node-firms-grid .ag-center-cols-container .ag-row[row-index='0'] .ag-cell[col-id='score']", "85.0", timeout=10
     )
 
-    # Export what the node page lists
-    dash_duo.find_element("#node-export-button").click()
-    dash_duo.wait_for_contains_text("#node-export-status", "Exported 6 firms", timeout=15)
-    exported = Path(dash_duo.download_path) / "targets_ai_up.chips.csv"
-    deadline = time.monotonic() + 10
-    while not exported.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    with open(exported, encoding="utf-8-sig", newline="") as handle:
-        records = list(csv.DictReader(handle))
-    assert len(records) == 6 and records[0]["Firm 企业名称"] == LEADER_NAME
-
     # Open the leader's firm page from the grid
-    dash_duo.driver.get(dash_duo.server_url + "/node/ai/up.chips")
+    dash_duo.driver.get(dash_duo.server.url + "/node/ai/up.chips")
     dash_duo.wait_for_contains_text("#node-firms-grid", LEADER_NAME, timeout=15)
     dash_duo.find_element("#node-firms-grid .ag-row[row-index='0'] .ag-cell[col-id='firm'] a").click()
     dash_duo.wait_for_text_to_equal("#firm-name", LEADER_NAME, timeout=15)
@@ -87,4 +110,78 @@ def test_analyst_goes_from_chain_to_node_to_firm(dash_duo, ui_workspace):
     assert "AI芯片" in dash_duo.find_element("#firm-scorecard").text
     dash_duo.wait_for_contains_text("#firm-patents-grid", "CN114", timeout=10)
     _screenshot(dash_duo, "firm")
+
+    # Map: click Guangdong, see its target firms; then the run ledger
+    dash_duo.find_element("a.nav-link[href='/map']").click()
+    dash_duo.wait_for_contains_text("#tile-guangdong", "2", timeout=10)
+    dash_duo.find_element("#tile-guangdong").click()
+    dash_duo.wait_for_contains_text("#map-firms", LEADER_NAME, timeout=10)
+    assert "广州数据港信息技术有限公司" in dash_duo.find_element("#map-firms").text
+    _screenshot(dash_duo, "map")
+    dash_duo.find_element("a.nav-link[href='/runs']").click()
+    dash_duo.wait_for_contains_text("#runs-table", "read 30 → 42", timeout=10)
+    _screenshot(dash_duo, "runs")
     assert dash_duo.get_logs() == [], "browser console errors"
+
+
+def test_marketer_exports_csv_and_xlsx_and_may_not_open_cypher(dash_duo, private_workspace):
+    dash_duo.driver.set_window_size(1400, 1050)
+    start_logged_in(dash_duo, create_app(private_workspace.root), "marketer", "/node/ai/up.chips")
+    dash_duo.wait_for_contains_text("#node-firms-count", "6 firms match", timeout=15)
+
+    dash_duo.find_element("#node-export-button").click()
+    dash_duo.wait_for_contains_text("#node-export-status", "Exported 6 firms", timeout=15)
+    with open(_wait_for_file(Path(dash_duo.download_path) / "targets_ai_up.chips.csv"), encoding="utf-8-sig",
+              newline="") as handle:
+        records = list(csv.DictReader(handle))
+    assert len(records) == 6 and records[0]["Firm 企业名称"] == LEADER_NAME
+
+    dash_duo.find_element("#node-export-xlsx-button").click()
+    dash_duo.wait_for_contains_text("#node-export-status", "targets_ai_up.chips.xlsx", timeout=15)
+    sheet = load_workbook(_wait_for_file(Path(dash_duo.download_path) / "targets_ai_up.chips.xlsx"),
+                          read_only=True).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert len(rows) == 7 and LEADER_NAME in rows[1]
+    _screenshot(dash_duo, "node-export")
+
+    dash_duo.driver.get(dash_duo.server.url + "/cypher")
+    dash_duo.wait_for_contains_text(".forbidden", "Not allowed", timeout=10)
+    assert dash_duo.find_elements("#cypher-run") == []
+
+
+def test_risk_runs_a_catalog_query_and_sees_rows_and_a_graph(dash_duo, private_workspace):
+    build_embedded_graph(private_workspace, "20250101T000000Z-load-000000")
+    dash_duo.driver.set_window_size(1400, 1050)
+    start_logged_in(dash_duo, create_app(private_workspace.root), "risk", "/cypher")
+    dash_duo.wait_for_element("#cypher-query-picker", timeout=15)
+    saved = get_query("chain_node_tree")
+    dash_duo.select_dcc_dropdown("#cypher-query-picker", value=f"{saved.name} — {saved.description}")
+    until(lambda: "{chain_id: $chain_id}" in dash_duo.find_element("#cypher-editor").get_attribute("value"), timeout=10)
+    chain_field = dash_duo.find_element("#cypher-params input")
+    chain_field.send_keys(Keys.CONTROL, "a")
+    chain_field.send_keys("ai")
+    dash_duo.find_element("#cypher-run").click()
+    dash_duo.wait_for_contains_text("#cypher-status", "9 rows", timeout=20)
+    dash_duo.wait_for_contains_text("#cypher-grid", "ai/up.chips.gpu", timeout=10)
+    nodes = dash_duo.driver.execute_script("return document.querySelector('#cypher-graph')._cyreg.cy.nodes().length")
+    assert nodes == 9
+    time.sleep(0.5)
+    _screenshot(dash_duo, "cypher")
+
+
+def test_admin_accepts_a_review_item_and_it_lands_in_the_decisions_file(dash_duo, private_workspace):
+    dash_duo.driver.set_window_size(1400, 1050)
+    start_logged_in(dash_duo, create_app(private_workspace.root), "admin", "/review")
+    dash_duo.wait_for_contains_text("#review-queue", HOLDING[1], timeout=15)
+    detail = dash_duo.find_element("#review-detail").text
+    assert HOLDING[1] in detail and LEADER_NAME in detail and FIRMS[3][1] in detail  # the other candidate
+    dash_duo.find_element("#review-note").send_keys("IP holding of the chip maker")
+    dash_duo.find_element("#review-accept").click()
+    dash_duo.wait_for_contains_text("#review-status", "Recorded", timeout=15)
+    dash_duo.wait_for_text_to_equal("#review-count", "1 decisions in review/decisions.csv", timeout=10)
+    dash_duo.driver.execute_script("document.querySelector('#review-status').scrollIntoView({block: 'end'})")
+    _screenshot(dash_duo, "review")
+    with open(private_workspace.decisions_path, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["applicant_id"], r["action"], r["firm_id"], r["reviewer"], r["note"]) for r in rows] == [
+        (HOLDING[0], "accept", LEADER_ID, "admin", "IP holding of the chip maker")]

@@ -117,6 +117,8 @@ def test_cli_refuses_a_write_with_exit_code_2(built):
 
 
 def test_ui_serves_the_node_page_of_the_demo(built, dash_duo):
+    from ui_fixtures import add_test_users, start_logged_in
+
     from dash_app import create_app
 
     workspace, _ = built
@@ -124,8 +126,8 @@ def test_ui_serves_the_node_page_of_the_demo(built, dash_duo):
     busiest = scores.groupby(["chain_id", "node_id"]).size().idxmax()
     top = scores[(scores.chain_id == busiest[0]) & (scores.node_id == busiest[1]) & (scores["rank"] == 1)].iloc[0]
     name = workspace.read_df("firms").set_index("firm_id").loc[top.firm_id, "name"]
-    dash_duo.start_server(create_app(workspace.root))
-    dash_duo.wait_for_page(f"{dash_duo.server_url}/node/{busiest[0]}/{busiest[1]}")
+    add_test_users(workspace.root)
+    start_logged_in(dash_duo, create_app(workspace.root), "analyst", f"/node/{busiest[0]}/{busiest[1]}")
     dash_duo.wait_for_contains_text("body", name, timeout=20)
     Path("tests/screenshots").mkdir(parents=True, exist_ok=True)
     dash_duo.driver.save_screenshot("tests/screenshots/demo-node.png")

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import secrets
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from dash_app.auth import ROLES, add_user
 from graph.workspace import Workspace
 
 RUN_ID = "20250101T000000Z-uitest-000000"
@@ -93,6 +96,16 @@ def _evidence(variant: str, similarity: float, city: str, note: str) -> str:
     )
 
 
+def _holding_evidence() -> str:
+    """The IP-holding parent files the chip patents: its operating subsidiaries are the candidates."""
+    evidence = json.loads(_evidence(HOLDING[1], 0.62, "深圳", "IP-holding parent; chip patents"))
+    evidence["candidates"] = [
+        {"firm_id": FIRMS[0][0], "name": FIRMS[0][1], "score": 0.81, "via": "subsidiary"},
+        {"firm_id": FIRMS[3][0], "name": FIRMS[3][1], "score": 0.64, "via": "subsidiary"},
+    ]
+    return json.dumps(evidence, ensure_ascii=False)
+
+
 def build_ui_workspace(root: Path) -> Workspace:
     workspace = Workspace(root)
     chain_id, chain_zh, chain_en = CHAIN
@@ -132,8 +145,7 @@ def build_ui_workspace(root: Path) -> Workspace:
          "link_type": "direct", "evidence": _evidence(OLD_NAME[1], 1.0, "深圳", "deregistered shell, not operating"),
          "method_version": "test-1"},
         {"applicant_id": HOLDING[0], "firm_id": FIRMS[0][0], "score": 0.81, "decision": "review",
-         "link_type": "subsidiary", "evidence": _evidence(HOLDING[1], 0.62, "深圳", "IP-holding parent; chip patents"),
-         "method_version": "test-1"},
+         "link_type": "subsidiary", "evidence": _holding_evidence(), "method_version": "test-1"},
         {"applicant_id": PERSON[0], "firm_id": FIRMS[4][0], "score": 0.72, "decision": "auto",
          "link_type": "legal_representative",
          "evidence": _evidence(PERSON[1], 1.0, "苏州", "legal representative; same address"), "method_version": "test-1"},
@@ -198,7 +210,70 @@ def build_ui_workspace(root: Path) -> Workspace:
                  "explanation": f"第{rank}名：节点内专利{12 - rank}件，发明占比高"}
             )  # fmt: skip
     workspace.write("firm_scores", pd.DataFrame(scores), RUN_ID)
+    _record_runs(workspace)
+    add_test_users(workspace.root)
     return workspace
+
+
+def _record_runs(workspace: Workspace) -> None:
+    """A small run ledger: patents ingested twice (the second run adds 12), then ranking."""
+    inputs = ["/data/in/cnipa_2024.csv"]
+    workspace.record_run("20250101T000000Z-ingest-patents-aaaaaa", "ingest-patents",
+                         {"read": 30, "written": 28, "quarantined": 2}, 1.2, inputs=inputs)
+    workspace.record_run("20250102T000000Z-ingest-patents-bbbbbb", "ingest-patents",
+                         {"read": 42, "written": 40, "quarantined": 2}, 1.4, inputs=[*inputs, "/data/in/cnipa_2025.csv"])
+    workspace.record_run("20250102T000100Z-rank-cccccc", "rank", {"nodes_ranked": 6, "firm_rows": 19}, 0.3)
+
+
+# ---------------------------------------------------------------- users and login
+
+# Random per test session: tests never depend on a fixed password, and can check none leaks.
+PASSWORDS = {role: secrets.token_urlsafe(12) for role in ROLES}
+
+
+def add_test_users(root: Path) -> Path:
+    """<root>/users.toml with one user per role, named after the role, password PASSWORDS[role]."""
+    path = Path(root) / "users.toml"
+    for role, password in PASSWORDS.items():
+        add_user(path, role, role, password)
+    return path
+
+
+def start_logged_in(dash_duo, app, role: str, next_path: str = "/") -> None:
+    """Serve `app` and log in through the login page as the test user of `role`; the browser lands on `next_path`.
+
+    Starts without dash_duo's own first visit (it would wait for the app on the login page).
+    Use `dash_duo.server.url` for the server's address.
+    """
+    dash_duo.start_server(app, navigate=False)
+    login(dash_duo, role, next_path)
+
+
+def login(dash_duo, role: str, next_path: str = "/") -> None:
+    """Log in through the login page in the browser as the test user of `role`, then land on `next_path`."""
+    from selenium.webdriver.common.by import By
+
+    dash_duo.driver.get(f"{dash_duo.server.url}/login?next={next_path}")
+    dash_duo.wait_for_element("#login-username", timeout=10).send_keys(role)
+    dash_duo.find_element("#login-password").send_keys(PASSWORDS[role])
+    dash_duo.find_element("#login-button").click()
+    dash_duo.wait_for_element_by_id("nav-user", timeout=15)
+    assert dash_duo.driver.find_element(By.ID, "nav-user").text.startswith(role)
+
+
+def login_client(client, role: str) -> str:
+    """Log a Flask test client in as the test user of `role`; returns the session's CSRF token."""
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post("/login", data={"csrf_token": token, "username": role, "password": PASSWORDS[role]},
+                           headers={"Origin": "http://localhost"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client.get_cookie("_csrf_token").value
+
+
+def callback_headers(token: str) -> dict:
+    """What the browser sends with a Dash callback: same-site Origin and the CSRF header."""
+    return {"Origin": "http://localhost", "X-CSRFToken": token}
 
 
 @pytest.fixture(scope="session")

@@ -39,6 +39,13 @@ LINK_LABELS = {
     "subsidiary": "子公司 Subsidiary",
     "legal_representative": "法定代表人 Legal rep.",
 }
+DIMENSIONS = [
+    ("dim_strength", "实力 Strength"),
+    ("dim_quality", "质量 Quality"),
+    ("dim_growth", "成长 Growth"),
+    ("dim_chain_position", "链位 Chain position"),
+    ("dim_soundness", "稳健 Soundness"),
+]
 PATENT_COLUMNS = [
     {"field": "publication_number", "headerName": "公开号 Publication", "width": 150, "pinned": "left"},
     {"field": "title", "headerName": "标题 Title", "flex": 3, "minWidth": 240, "tooltipField": "title"},
@@ -142,9 +149,28 @@ def _scorecard(scores: list[dict]) -> list:
                       html.Span(f"{s['score']:.1f}", className="score-value")], className="score-track"),
             html.Div(f"{s['patents_in_node']} patents · {s['inventions_in_node']} inventions · match "
                      f"{s['match_confidence']:.0%} — {s['explanation']}", className="score-why"),
+            _dimensions(s),
         ], className="score-row")
         for s in scores
     ]  # fmt: skip
+
+
+def _dimensions(score: dict) -> html.Div | None:
+    """The ranking's dimension scores (0–100) and reasons, when the ranking stage wrote them."""
+    dims = [(label, score.get(key)) for key, label in DIMENSIONS if score.get(key) is not None]
+    reasons = [r for r in score.get("reasons") or [] if r]
+    if not dims and not reasons:
+        return None
+    bars = [
+        html.Div([html.Span(label, className="dim-label"),
+                  html.Div(html.Div(className="dim-fill", style={"width": f"{max(0.0, min(100.0, value)):.0f}%"}),
+                           className="dim-track"),
+                  html.Span(f"{value:.0f}", className="dim-value num")], className="dim-row")
+        for label, value in dims
+    ]  # fmt: skip
+    return html.Div([html.Div(bars, className="dims"),
+                     html.Ul([html.Li(r) for r in reasons], className="reasons small") if reasons else None],
+                    className="score-dims")
 
 
 def _evidence_table(evidence: list[dict]) -> dbc.Table | html.Div:

@@ -9,9 +9,9 @@ import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
-from dash import Dash, Input, Output, State, dcc, html
+from dash import Dash, Input, Output, State, ctx, dcc, html
 
-from dash_app import data, ids
+from dash_app import auth, data, ids
 from dash_app.components import (
     APPLICANT_TYPE_LABELS,
     DATA_ERRORS,
@@ -94,23 +94,32 @@ def register(app: Dash) -> None:
         prevent_initial_call=True,
     )
 
+    auth.protect(app.server, "export", ids.NODE_EXPORT_DOWNLOAD, ids.NODE_EXPORT_STATUS)
+
     @app.callback(
         Output(ids.NODE_EXPORT_DOWNLOAD, "data"),
         Output(ids.NODE_EXPORT_STATUS, "children"),
         Input(ids.NODE_EXPORT_BUTTON, "n_clicks"),
+        Input(ids.NODE_EXPORT_XLSX_BUTTON, "n_clicks"),
         State(ids.NODE_KEY, "data"),
         prevent_initial_call=True,
     )
-    def export_csv(_clicks, key):
-        from graph.export import write_targets  # the export stage's own writer, so the files match the CLI's
-
-        workspace = current_workspace()
-        out_path = workspace.exports_dir / f"targets_{_safe(key['chain_id'])}_{_safe(key['node_id'])}.csv"
+    @auth.requires("export")
+    def export(_csv, _xlsx, key):
+        fmt = "xlsx" if ctx.triggered_id == ids.NODE_EXPORT_XLSX_BUTTON else "csv"
         try:
-            path, rows = write_targets(workspace, out_path, chain_id=key["chain_id"], node_id=key["node_id"], fmt="csv")
+            path, rows = export_targets(current_workspace(), key["chain_id"], key["node_id"], fmt)
         except DATA_ERRORS as exc:
             return dash.no_update, data_problem(exc)
         return dcc.send_file(str(path)), f"Exported {rows:,} firms to {path.name}"
+
+
+def export_targets(workspace, chain_id: str, node_id: str, fmt: str):
+    """The node's target list written on the server by the export stage's own writer (same file as the CLI's)."""
+    from graph.export import write_targets
+
+    out_path = workspace.exports_dir / f"targets_{_safe(chain_id)}_{_safe(node_id)}.{fmt}"
+    return write_targets(workspace, out_path, chain_id=chain_id, node_id=node_id, fmt=fmt)
 
 
 def firm_filter(regions, tiers, sizes, score_range, min_confidence, name) -> data.FirmFilter:
@@ -267,11 +276,20 @@ def _filters(summary: dict) -> dbc.Card:
                                                      tooltip={"placement": "bottom"}), 2),
         dbc.Col([
             html.Span(id=ids.NODE_FIRMS_COUNT, className="firm-count"),
-            html.Div([
-                html.Span(id=ids.NODE_EXPORT_STATUS, className="text-muted small me-2"),
-                dbc.Button("导出 Export CSV", id=ids.NODE_EXPORT_BUTTON, color="primary", outline=True, size="sm"),
-            ]),
-            dcc.Download(id=ids.NODE_EXPORT_DOWNLOAD),
+            _export_buttons(),
         ], xs=12, className="d-flex justify-content-between align-items-center mt-2"),
     ], className="g-3")), className="mb-2 filter-card")  # fmt: skip
 
+
+
+def _export_buttons() -> html.Div:
+    """CSV / XLSX export, shown to roles that may export (the server refuses the others anyway)."""
+    if not auth.allowed("export"):
+        return html.Div("导出需营销角色 Export: marketers only", className="text-muted small")
+    return html.Div([
+        html.Span(id=ids.NODE_EXPORT_STATUS, className="text-muted small me-2"),
+        dbc.Button("导出 Export CSV", id=ids.NODE_EXPORT_BUTTON, color="primary", outline=True, size="sm",
+                   className="me-2"),
+        dbc.Button("导出 Export XLSX", id=ids.NODE_EXPORT_XLSX_BUTTON, color="primary", outline=True, size="sm"),
+        dcc.Download(id=ids.NODE_EXPORT_DOWNLOAD),
+    ])  # fmt: skip

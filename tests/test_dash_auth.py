@@ -1,0 +1,347 @@
+"""Who may do what in the explorer, checked on the server: users file, login, roles per page and callback, CSRF."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import shutil
+
+import pytest
+import ui_fixtures
+from openpyxl import load_workbook
+from ui_fixtures import FIRMS, HOLDING, PASSWORDS, callback_headers, login_client
+
+from dash_app import auth, create_app, ids
+from graph.load import build_embedded_graph
+from graph.workspace import Workspace
+
+ui_workspace = ui_fixtures.ui_workspace
+CYPHER_RUN_OUTPUT = "..cypher-status.children...cypher-grid.columnDefs...cypher-grid.rowData...cypher-graph.elements.."
+PICK_OUTPUT = "..cypher-editor.value...cypher-params.children...cypher-description.children.."
+REVIEW_OUTPUT = "..review-status.children...review-count.children.."
+EXPORT_OUTPUT = "..node-export-download.data...node-export-status.children.."
+
+
+@pytest.fixture(scope="module")
+def graph_workspace(ui_workspace, tmp_path_factory) -> Workspace:
+    """A copy of the UI workspace with its embedded graph built (the Cypher page reads it)."""
+    root = tmp_path_factory.mktemp("graph_ws") / "ws"
+    shutil.copytree(ui_workspace.root, root)
+    workspace = Workspace(root)
+    build_embedded_graph(workspace, "20250101T000000Z-load-000000")
+    return workspace
+
+
+@pytest.fixture
+def app_for(tmp_path):
+    """create_app over a private copy of a workspace, so decisions and exports do not leak between tests."""
+
+    def make(workspace: Workspace):
+        root = tmp_path / "ws"
+        shutil.copytree(workspace.root, root)
+        return create_app(root), Workspace(root)
+
+    return make
+
+
+def _callback(output: str, inputs: list[dict], state: list[dict] = ()) -> dict:
+    """The JSON body dash-renderer posts to /_dash-update-component."""
+    outputs = [{"id": part.rsplit(".", 1)[0], "property": part.rsplit(".", 1)[1]}
+               for part in output.strip(".").split("...")]  # fmt: skip
+    return {"output": output, "outputs": outputs if output.startswith("..") else outputs[0], "inputs": inputs,
+            "state": list(state), "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
+
+
+def _run_query_body(name: str, params: dict) -> dict:
+    from graph.catalog import get_query
+
+    fields = [{"id": {"type": ids.CYPHER_PARAM, "name": key}, "property": "value", "value": value}
+              for key, value in params.items()]  # fmt: skip
+    return _callback(CYPHER_RUN_OUTPUT, [{"id": ids.CYPHER_RUN, "property": "n_clicks", "value": 1}], [
+        {"id": ids.CYPHER_QUERY_PICKER, "property": "value", "value": name},
+        {"id": ids.CYPHER_EDITOR, "property": "value", "value": get_query(name).cypher},
+        fields,
+        [{"id": field["id"], "property": "id", "value": field["id"]} for field in fields],
+    ])  # fmt: skip
+
+
+def _clicks(clicked: str, *buttons: str) -> list[dict]:
+    """Every button input of a callback, the clicked one first-clicked, as the renderer sends them."""
+    inputs = [{"id": b, "property": "n_clicks", "value": 1 if b == clicked else None} for b in buttons]
+    return sorted(inputs, key=lambda i: i["id"] != clicked)
+
+
+def _review_body(action_button: str) -> dict:
+    buttons = _clicks(action_button, ids.REVIEW_ACCEPT, ids.REVIEW_REJECT, ids.REVIEW_CHOOSE)
+    body = _callback(REVIEW_OUTPUT, buttons, [
+        {"id": ids.REVIEW_KEY, "property": "data", "value": {"applicant_id": HOLDING[0], "firm_id": FIRMS[0][0]}},
+        {"id": ids.REVIEW_FIRM_SEARCH, "property": "value", "value": None},
+        {"id": ids.REVIEW_NOTE, "property": "value", "value": "holding files for its chip subsidiary"},
+    ])  # fmt: skip
+    body["inputs"] = [next(b for b in buttons if b["id"] == i) for i in (ids.REVIEW_ACCEPT, ids.REVIEW_REJECT,
+                                                                        ids.REVIEW_CHOOSE)]
+    return body
+
+
+def _export_body(button: str) -> dict:
+    buttons = _clicks(button, ids.NODE_EXPORT_BUTTON, ids.NODE_EXPORT_XLSX_BUTTON)
+    body = _callback(EXPORT_OUTPUT, buttons,
+                     [{"id": ids.NODE_KEY, "property": "data", "value": {"chain_id": "ai", "node_id": "up.chips"}}])
+    body["inputs"] = [next(b for b in buttons if b["id"] == i) for i in (ids.NODE_EXPORT_BUTTON,
+                                                                        ids.NODE_EXPORT_XLSX_BUTTON)]
+    return body
+
+
+# ---------------------------------------------------------------- users file
+
+
+def test_users_file_stores_roles_and_hashes_never_passwords(tmp_path):
+    path = tmp_path / "users.toml"
+    auth.add_user(path, "wang.li", "marketer", "correct horse battery")
+    auth.add_user(path, "zhao", "risk", "another long one")
+    text = path.read_text()
+    assert "correct horse battery" not in text and "scrypt:" in text
+    assert auth.list_users(path) == [auth.User("wang.li", "marketer"), auth.User("zhao", "risk")]
+    assert auth.authenticate(path, "wang.li", "correct horse battery") == auth.User("wang.li", "marketer")
+    assert auth.authenticate(path, "wang.li", "wrong password!") is None
+    assert auth.authenticate(path, "nobody", "correct horse battery") is None
+    auth.add_user(path, "wang.li", "admin", "a new password")  # replaces role and password
+    assert auth.authenticate(path, "wang.li", "a new password") == auth.User("wang.li", "admin")
+    assert path.stat().st_mode & 0o077 == 0  # hashes readable by the owner only
+
+
+@pytest.mark.parametrize(("name", "role", "password", "message"), [
+    ("ok", "boss", "long enough", "role 'boss' is not one of analyst, marketer, risk, admin"),
+    ("ok", "analyst", "short", "too short"),
+    ("bad name", "analyst", "long enough", "user name 'bad name'"),
+])  # fmt: skip
+def test_bad_users_are_refused_with_the_reason(tmp_path, name, role, password, message):
+    with pytest.raises(ValueError, match=message):
+        auth.add_user(tmp_path / "users.toml", name, role, password)
+
+
+def test_demo_users_get_random_passwords_and_an_existing_file_is_never_overwritten(tmp_path):
+    first = auth.create_demo_users(tmp_path / "a.toml")
+    second = auth.create_demo_users(tmp_path / "b.toml")
+    assert set(first) == set(auth.ROLES) and first != second
+    assert all(len(password) >= 12 for password in first.values())
+    assert auth.authenticate(tmp_path / "a.toml", "risk", first["risk"]) == auth.User("risk", "risk")
+    with pytest.raises(FileExistsError):
+        auth.create_demo_users(tmp_path / "a.toml")
+
+
+def test_a_users_file_with_an_unknown_role_names_the_user(tmp_path):
+    path = tmp_path / "users.toml"
+    path.write_text('[users.li]\nrole = "superuser"\npassword_hash = "x"\n')
+    with pytest.raises(ValueError, match=r"\[users.li\] needs role"):
+        auth.authenticate(path, "li", "whatever1")
+
+
+# ---------------------------------------------------------------- login and session
+
+
+def test_anonymous_visitors_get_the_login_page_and_dash_endpoints_refuse_them(ui_workspace):
+    client = create_app(ui_workspace.root).server.test_client()
+    for path in ("/", "/node/ai/up.chips", "/cypher", "/review"):
+        response = client.get(path)
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login?next=")
+    assert client.get("/_dash-layout").status_code == 401
+    assert client.get("/_dash-dependencies").status_code == 401
+    assert client.post("/_dash-update-component", json=_run_query_body("chain_overview", {"chain_id": "ai"}),
+                       headers={"Origin": "http://localhost"}).status_code == 401
+    login = client.get("/login").get_data(as_text=True)
+    assert 'id="login-username"' in login and 'type="password"' in login
+    assert client.get("/assets/patentgraph.css").status_code == 200  # the login page's own stylesheet
+
+
+def test_session_cookie_is_httponly_and_samesite_and_login_goes_where_asked(ui_workspace):
+    client = create_app(ui_workspace.root).server.test_client()
+    token = client.get("/login") and client.get_cookie("_csrf_token").value
+    response = client.post("/login", data={"csrf_token": token, "username": "analyst", "password": PASSWORDS["analyst"],
+                                           "next": "/map"}, headers={"Origin": "http://localhost"})  # fmt: skip
+    assert response.status_code == 302 and response.headers["Location"] == "/map"
+    cookies = {c.split("=", 1)[0]: c for c in response.headers.getlist("Set-Cookie")}
+    session = cookies["patentgraph_session"]
+    assert "HttpOnly" in session and "SameSite=Lax" in session
+    assert "SameSite=Strict" in cookies["_csrf_token"]  # the renderer must read it: not HttpOnly, but Strict
+
+
+def test_login_never_redirects_off_site_and_refuses_a_forged_form(ui_workspace):
+    client = create_app(ui_workspace.root).server.test_client()
+    client.get("/login")
+    token = client.get_cookie("_csrf_token").value
+    form = {"csrf_token": token, "username": "analyst", "password": PASSWORDS["analyst"]}
+    assert client.post("/login", data=form | {"csrf_token": "forged"},
+                       headers={"Origin": "http://localhost"}).status_code == 403
+    assert client.post("/login", data=form, headers={"Origin": "http://evil.example"}).status_code == 403
+    response = client.post("/login", data=form | {"next": "//evil.example/x"}, headers={"Origin": "http://localhost"})
+    assert response.headers["Location"] == "/"
+
+
+def test_wrong_password_is_refused_and_no_password_reaches_pages_or_logs(ui_workspace, caplog):
+    caplog.set_level(logging.DEBUG)
+    client = create_app(ui_workspace.root).server.test_client()
+    client.get("/login")
+    token = client.get_cookie("_csrf_token").value
+    wrong = "not-the-" + PASSWORDS["risk"]
+    refused = client.post("/login", data={"csrf_token": token, "username": "risk", "password": wrong},
+                          headers={"Origin": "http://localhost"})
+    assert refused.status_code == 401 and "Wrong user name or password" in refused.get_data(as_text=True)
+    login_client(client, "risk")
+    pages = [refused.get_data(as_text=True)] + [client.get(p).get_data(as_text=True)
+                                                for p in ("/", "/cypher", "/_dash-layout", "/login")]
+    logs = caplog.text
+    assert "failed login for user 'risk'" in logs and "user risk (risk) logged in" in logs
+    for secret in (wrong, *PASSWORDS.values()):
+        assert all(secret not in page for page in pages) and secret not in logs
+    assert all("scrypt:" not in page for page in pages)
+
+
+def test_removing_a_user_ends_their_session(ui_workspace, tmp_path):
+    users = tmp_path / "users.toml"
+    auth.add_user(users, "analyst", "analyst", PASSWORDS["analyst"])
+    client = create_app(ui_workspace.root, users_file=users).server.test_client()
+    login_client(client, "analyst")
+    assert client.get("/_dash-layout").status_code == 200
+    auth.add_user(users, "other", "analyst", "someone else's")
+    users.write_text(users.read_text().replace("[users.\"analyst\"]", "[users.\"gone\"]"))
+    assert client.get("/_dash-layout").status_code == 401
+
+
+def test_logout_clears_the_session(ui_workspace):
+    client = create_app(ui_workspace.root).server.test_client()
+    token = login_client(client, "analyst")
+    assert client.post("/logout", data={"csrf_token": token}, headers={"Origin": "http://localhost"}).status_code == 302
+    assert client.get("/_dash-layout").status_code == 401
+
+
+# ---------------------------------------------------------------- roles on pages and callbacks
+
+
+def test_marketer_can_neither_open_the_cypher_page_nor_call_its_callback(graph_workspace, app_for):
+    app, _ = app_for(graph_workspace)
+    client = app.server.test_client()
+    token = login_client(client, "marketer")
+    assert "Cypher" not in json.dumps(client.get("/_dash-layout").get_json(), ensure_ascii=False)  # no nav link
+    body = _run_query_body("chain_overview", {"chain_id": "ai"})
+    response = client.post("/_dash-update-component", json=body, headers=callback_headers(token))
+    assert response.status_code == 403 and "risk team" in response.get_data(as_text=True)
+    with app.server.test_request_context("/cypher"):
+        from flask import session
+
+        session["user"] = "marketer"
+        from dash_app.pages import cypher
+
+        assert "Not allowed" in json.dumps(cypher.layout().to_plotly_json(), default=str)
+
+
+def test_risk_picks_a_saved_query_and_gets_its_text_and_parameter_fields(ui_workspace):
+    client = create_app(ui_workspace.root).server.test_client()
+    token = login_client(client, "risk")
+    body = _callback(PICK_OUTPUT, [{"id": ids.CYPHER_QUERY_PICKER, "property": "value", "value": "node_firms_ranked"}])
+    response = client.post("/_dash-update-component", json=body, headers=callback_headers(token))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    out = response.get_json()["response"]
+    assert "$node_key" in out["cypher-editor"]["value"]
+    fields = json.dumps(out["cypher-params"]["children"], ensure_ascii=False)
+    assert '"name": "node_key"' in fields and '"name": "limit"' in fields and '"type": "number"' in fields
+
+
+def test_risk_runs_a_catalog_query_and_gets_rows_and_a_graph(graph_workspace, app_for):
+    app, _ = app_for(graph_workspace)
+    client = app.server.test_client()
+    token = login_client(client, "risk")
+    response = client.post("/_dash-update-component", json=_run_query_body("chain_node_tree", {"chain_id": "ai"}),
+                           headers=callback_headers(token))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    out = response.get_json()["response"]
+    headers = [c["headerName"] for c in out["cypher-grid"]["columnDefs"]]
+    assert headers[:3] == ["segment", "level", "node_key"]
+    keys = {row[f"c{headers.index('node_key')}"] for row in out["cypher-grid"]["rowData"]}
+    assert {"ai/up", "ai/up.chips", "ai/down.auto"} <= keys and len(keys) == 9
+    edges = {(e["data"]["source"], e["data"]["target"]) for e in out["cypher-graph"]["elements"] if "source" in e["data"]}
+    assert ("ai/up.chips.gpu", "ai/up.chips") in edges  # node_key → parent_key
+
+
+def test_risk_query_that_writes_is_refused_with_the_clause(graph_workspace, app_for):
+    app, _ = app_for(graph_workspace)
+    client = app.server.test_client()
+    token = login_client(client, "risk")
+    body = _run_query_body("chain_overview", {"chain_id": "ai"})
+    body["state"][0]["value"] = "__custom__"
+    body["state"][1]["value"] = "MATCH (f:Firm) DETACH DELETE f"
+    body["state"][2] = [{"id": {"type": ids.CYPHER_PARAM, "name": "json"}, "property": "value", "value": "{}"}]
+    body["state"][3] = [{"id": body["state"][2][0]["id"], "property": "id", "value": body["state"][2][0]["id"]}]
+    out = client.post("/_dash-update-component", json=body, headers=callback_headers(token)).get_json()["response"]
+    assert "refused: DETACH" in json.dumps(out["cypher-status"], ensure_ascii=False)
+
+
+def test_analyst_cannot_record_review_decisions(ui_workspace, app_for):
+    app, workspace = app_for(ui_workspace)
+    client = app.server.test_client()
+    token = login_client(client, "analyst")
+    response = client.post("/_dash-update-component", json=_review_body(ids.REVIEW_ACCEPT), headers=callback_headers(token))
+    assert response.status_code == 403 and "admins" in response.get_data(as_text=True)
+    assert not workspace.decisions_path.exists()
+
+
+def test_admin_decision_goes_to_the_cli_decisions_file_with_the_reviewer(ui_workspace, app_for):
+    app, workspace = app_for(ui_workspace)
+    client = app.server.test_client()
+    token = login_client(client, "admin")
+    response = client.post("/_dash-update-component", json=_review_body(ids.REVIEW_ACCEPT), headers=callback_headers(token))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["response"]["review-count"]["children"] == "1 decisions in review/decisions.csv"
+    lines = workspace.decisions_path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "applicant_id,action,firm_id,reviewer,decided_at,note"
+    assert lines[1].startswith(f"{HOLDING[0]},accept,{FIRMS[0][0]},admin,")
+    assert lines[1].endswith(",holding files for its chip subsidiary")
+
+
+def test_callbacks_without_the_session_token_or_from_another_site_are_refused(ui_workspace, app_for):
+    app, workspace = app_for(ui_workspace)
+    client = app.server.test_client()
+    token = login_client(client, "admin")
+    body = _review_body(ids.REVIEW_REJECT)
+    assert client.post("/_dash-update-component", json=body, headers={"Origin": "http://localhost"}).status_code == 403
+    assert client.post("/_dash-update-component", json=body,
+                       headers={"Origin": "http://localhost", "X-CSRFToken": "guess"}).status_code == 403
+    assert client.post("/_dash-update-component", json=body,
+                       headers={"Origin": "http://evil.example", "X-CSRFToken": token}).status_code == 403
+    assert not workspace.decisions_path.exists()
+
+
+def test_only_roles_that_export_get_the_file(ui_workspace, app_for):
+    app, _ = app_for(ui_workspace)
+    analyst, marketer = app.server.test_client(), app.server.test_client()
+    assert analyst.post("/_dash-update-component", json=_export_body(ids.NODE_EXPORT_BUTTON),
+                        headers=callback_headers(login_client(analyst, "analyst"))).status_code == 403
+    response = marketer.post("/_dash-update-component", json=_export_body(ids.NODE_EXPORT_XLSX_BUTTON),
+                             headers=callback_headers(login_client(marketer, "marketer")))
+    download = response.get_json()["response"]["node-export-download"]["data"]
+    assert download["filename"] == "targets_ai_up.chips.xlsx"
+    sheet = load_workbook(io.BytesIO(base64.b64decode(download["content"])), read_only=True).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert len(rows) == 7 and FIRMS[0][1] in rows[1]
+
+
+def test_page_layouts_refuse_roles_without_the_permission(ui_workspace):
+    from flask import session
+
+    from dash_app.pages import cypher, node, review
+
+    app = create_app(ui_workspace.root)
+
+    def text(role: str, render) -> str:
+        with app.server.test_request_context("/"):
+            session["user"] = role
+            return json.dumps(render().to_plotly_json(), default=str, ensure_ascii=False)
+
+    assert "Not allowed" in text("analyst", review.layout) and "Not allowed" not in text("admin", review.layout)
+    assert "Not allowed" in text("marketer", cypher.layout) and "Not allowed" in text("analyst", cypher.layout)
+    assert "Not allowed" not in text("risk", cypher.layout)
+    node_page = lambda: node.layout(chain_id="ai", node_id="up.chips")  # noqa: E731
+    assert ids.NODE_EXPORT_BUTTON not in text("analyst", node_page)
+    assert ids.NODE_EXPORT_XLSX_BUTTON in text("marketer", node_page)
