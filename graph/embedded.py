@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +62,14 @@ def current_version(graph_dir: Path) -> Path | None:
     return path
 
 
-def write_version(graph_dir: Path, tables: GraphTables) -> tuple[Path, dict[str, int], dict[str, int]]:
+def write_version(graph_dir: Path, tables: GraphTables,
+                  step_seconds: dict[str, float] | None = None) -> tuple[Path, dict[str, int], dict[str, int]]:
     """Create the next version file from `tables`; return its path and the node / rel counts found in it.
 
-    Does not touch CURRENT. On failure the partial file is removed.
+    Does not touch CURRENT. On failure the partial file is removed. `step_seconds`, when given,
+    receives the time of each step ("COPY Patent", ..., "count").
     """
+    steps = step_seconds if step_seconds is not None else {}
     graph_dir.mkdir(parents=True, exist_ok=True)
     numbers = [n for n in (version_number(p) for p in graph_dir.iterdir()) if n is not None]
     path = graph_dir / f"v{max(numbers, default=0) + 1:04d}.lbug"
@@ -81,8 +85,12 @@ def write_version(graph_dir: Path, tables: GraphTables) -> tuple[Path, dict[str,
                 connection.execute(statement)
             for name, table in [*tables.nodes.items(), *tables.rels.items()]:
                 if table.num_rows:
+                    started = time.perf_counter()
                     _copy(connection, staging, name, table)
+                    steps[f"COPY {name}"] = time.perf_counter() - started
+            started = time.perf_counter()
             nodes, rels = _counts(connection)
+            steps["count"] = time.perf_counter() - started
             connection.close()
         finally:
             database.close()

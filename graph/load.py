@@ -25,10 +25,11 @@ def build_embedded_graph(workspace: Workspace, run_id: str) -> LoadReport:
     """Rebuild the embedded graph from the contract tables as a new version and make it current."""
     started = time.perf_counter()
     tables = graph_tables(workspace)
-    path, nodes, rels = write_version(workspace.graph_dir, tables)
+    steps = {"transform": time.perf_counter() - started}
+    path, nodes, rels = write_version(workspace.graph_dir, tables, steps)
     report = LoadReport("ladybug", run_id, nodes, rels, dict(tables.skipped), tables.missing_tables,
                         time.perf_counter() - started, path)
-    publish_version(workspace.graph_dir, path, {**asdict(report), "version_path": path.name})
+    publish_version(workspace.graph_dir, path, {**asdict(report), "version_path": path.name, "step_seconds": steps})
     return report
 
 

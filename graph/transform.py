@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -72,19 +73,32 @@ def _node(out: GraphTables, label: str, columns: dict, *, report_repeats: bool =
     out.nodes[label] = _dedupe(out, table, [node_type.key], reason)
 
 
-def _rel(out: GraphTables, rel_type: str, columns: dict, *, dedupe: bool = True) -> None:
+def _rel(out: GraphTables, rel_type: str, columns: dict) -> None:
     """Add relationship rows, keeping only those whose endpoints are nodes of the graph."""
     rel = RELS[rel_type]
     table = _build(rel.arrow_schema(), columns)
+    # Each end as its row number in the node table: null when absent, and repeats are then found on integers.
+    ends: list[pa.ChunkedArray] = []
     for end, label in (("from", rel.start), ("to", rel.end)):
-        keys = out.nodes[label][NODES[label].key]
-        present = pc.fill_null(pc.is_in(table[end], value_set=keys), False)
-        dropped = table.num_rows - pc.sum(present).as_py() if table.num_rows else 0
+        position = pc.index_in(table[end], value_set=out.nodes[label][NODES[label].key])
+        present = pc.is_valid(position)
+        dropped = table.num_rows - (pc.sum(present).as_py() or 0)
         if dropped:
             out.skipped[f"{rel_type}: {'start' if end == 'from' else 'end'} {label} not in the graph"] += dropped
-            table = table.filter(present)
-    if dedupe:
-        table = _dedupe(out, table, ["from", "to", *rel.identity], f"{rel_type}: duplicate relationship")
+            table, position = table.filter(present), position.filter(present)
+            ends = [e.filter(present) for e in ends]
+        ends.append(position)
+    if table.num_rows:
+        codes = [e.to_numpy() for e in ends]
+        codes += [pc.fill_null(pc.dictionary_encode(table[name].combine_chunks()).indices, -1).to_numpy() + 1
+                  for name in rel.identity]
+        key = np.zeros(table.num_rows, np.int64)
+        for code in codes:
+            key = key * (int(code.max()) + 1) + code
+        first = np.unique(key, return_index=True)[1]
+        if len(first) < table.num_rows:
+            out.skipped[f"{rel_type}: duplicate relationship"] += table.num_rows - len(first)
+            table = table.take(pa.array(np.sort(first)))
     out.rels[rel_type] = table
 
 
@@ -92,11 +106,13 @@ def _dedupe(out: GraphTables, table: pa.Table, keys: list[str], reason: str | No
     """Keep the first row per key; count the others under `reason` (None: repeats are normal)."""
     if table.num_rows == 0:
         return table
-    repeated = table.select(keys).to_pandas().duplicated().to_numpy()
-    if repeated.any():
+    rows = pa.array(np.arange(table.num_rows))
+    first = table.select(keys).append_column("_row", rows).group_by(keys).aggregate([("_row", "min")])
+    repeats = table.num_rows - first.num_rows
+    if repeats:
         if reason:
-            out.skipped[reason] += int(repeated.sum())
-        table = table.filter(pa.array(~repeated))
+            out.skipped[reason] += repeats
+        table = table.take(pa.array(np.sort(first["_row_min"].to_numpy())))
     return table
 
 
@@ -119,13 +135,24 @@ def _chain_nodes(src: dict[str, pa.Table], out: GraphTables) -> None:
 def _patent_nodes(src: dict[str, pa.Table], out: GraphTables) -> None:
     patents = src["patents"]
     year = pc.coalesce(pc.year(patents["application_date"]), pc.year(patents["publication_date"]))
-    main_ipc = pa.array([codes[0] if codes else None for codes in patents["ipc"].to_pylist()], pa.string())
+    main_ipc = _first_elements(patents["ipc"])
     _node(out, "Patent", {
         **{name: patents[name] for name in ("publication_number", "application_number", "kind", "patent_type",
                                             "title", "application_date", "publication_date", "ipc", "cpc",
                                             "claims_count", "legal_status")},
         "year": year, "main_ipc": main_ipc,
     })
+
+
+def _first_elements(lists: pa.ChunkedArray) -> pa.Array:
+    """The first element of each list, null for an empty or null list."""
+    heads = pc.list_slice(lists.combine_chunks(), 0, 1)  # at most one element each
+    lengths = pc.fill_null(pc.list_value_length(heads), 0).to_numpy(zero_copy_only=False)
+    at = np.maximum(np.cumsum(lengths) - 1, 0)
+    values = pc.list_flatten(heads)
+    if len(values) == 0:
+        return pa.nulls(len(heads), pa.string())
+    return pc.if_else(pa.array(lengths > 0), values.take(pa.array(at)), pa.scalar(None, pa.string()))
 
 
 def _party_nodes(src: dict[str, pa.Table], out: GraphTables) -> None:
