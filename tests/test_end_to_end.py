@@ -131,3 +131,8 @@ def test_ui_serves_the_node_page_of_the_demo(built, dash_duo):
     dash_duo.wait_for_contains_text("body", name, timeout=20)
     Path("tests/screenshots").mkdir(parents=True, exist_ok=True)
     dash_duo.driver.save_screenshot("tests/screenshots/demo-node.png")
+    dash_duo.driver.get(f"{dash_duo.server.url}/?chain={busiest[0]}")
+    chain_name = workspace.read_df("tech_nodes").query("chain_id == @busiest[0]").iloc[0].chain_name_zh
+    dash_duo.wait_for_contains_text("body", chain_name, timeout=20)
+    dash_duo.wait_for_element("canvas", timeout=20)
+    dash_duo.driver.save_screenshot("tests/screenshots/demo-chains.png")
