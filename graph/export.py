@@ -1,20 +1,26 @@
 """Target lists for marketers: ranked operating firms per node, as CSV or XLSX.
 
-Rows are written as they are produced (csv writer / openpyxl write-only), so a large list
-is never built in memory twice. Every text cell that a spreadsheet would read as a formula
-is neutralised with a leading apostrophe.
+A list covers a node, a chain, a region (province / city) or a branch territory (a YAML file
+mapping regions to branches, see docs/ranking.md). Rows are written as they are produced
+(csv writer / openpyxl write-only), so a large list is never held twice in memory. Every text
+cell that a spreadsheet would read as a formula is neutralised with a leading apostrophe.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import yaml
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from graph.workspace import Workspace
 
@@ -26,18 +32,31 @@ COLUMNS = (
     ("tier", "Tier 等级"),
     ("firm_id", "Credit code 统一社会信用代码"),
     ("name", "Firm 企业名称"),
+    ("branch", "Branch 分支机构"),
     ("province", "Province 省份"),
     ("city", "City 城市"),
     ("address", "Address 地址"),
     ("legal_representative", "Legal rep. 法定代表人"),
+    ("established_date", "Established 成立日期"),
     ("size_band", "Size 规模"),
+    ("employees", "Insured staff 参保人数"),
     ("registered_capital", "Capital (10k CNY) 注册资本(万元)"),
-    ("patents_in_node", "Patents in node"),
-    ("match_confidence", "Match confidence"),
+    ("dim_strength", "Strength 技术实力"),
+    ("dim_quality", "Quality 专利质量"),
+    ("dim_growth", "Growth 成长性"),
+    ("dim_chain_position", "Chain position 链上地位"),
+    ("dim_soundness", "Soundness 经营稳健"),
+    ("patents_in_node", "Patents in node 节点专利"),
+    ("top_patents", "Strongest patents 核心专利"),
+    ("match_confidence", "Match confidence 匹配置信度"),
     ("explanation", "Why 推荐理由"),
     ("run_id", "Run"),
 )
+_WIDE = {"explanation": 90, "name": 32, "address": 36, "top_patents": 40, "node_name": 28}
 _FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r")
+_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+# Administrative suffixes people leave out ("广东" for "广东省", "深圳" for "深圳市").
+_REGION_SUFFIX = re.compile(r"(省|市|特别行政区|壮族自治区|回族自治区|维吾尔自治区|自治区|地区|自治州|盟)$")
 
 
 def neutralise(value: object) -> object:
@@ -47,24 +66,93 @@ def neutralise(value: object) -> object:
     return value
 
 
-def target_rows(workspace: Workspace, chain_id: str | None = None, node_id: str | None = None) -> pd.DataFrame:
-    """The target list as a frame, best first within each node."""
+def region_key(name: object) -> str:
+    """A province or city name without its administrative suffix, for comparing regions."""
+    return _REGION_SUFFIX.sub("", str(name).strip()) if isinstance(name, str) else ""
+
+
+class _BranchFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    branches: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class BranchMap:
+    """Regions → branch. A city entry ("广东省/深圳市") beats a province entry ("广东省")."""
+
+    by_city: dict[tuple[str, str], str]
+    by_province: dict[str, str]
+    names: tuple[str, ...]
+
+    def branch_of(self, province: object, city: object) -> str | None:
+        key = region_key(province)
+        return self.by_city.get((key, region_key(city))) or self.by_province.get(key)
+
+
+def load_branches(path: Path) -> BranchMap:
+    """Read a branch territory file; a region listed under two branches is an error naming both."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        parsed = _BranchFile.model_validate(data)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: branch file not found") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"{path}: invalid branch file: {problems}") from None
+    by_city: dict[tuple[str, str], str] = {}
+    by_province: dict[str, str] = {}
+    for branch, regions in parsed.branches.items():
+        for region in regions:
+            province, _, city = region.partition("/")
+            key: tuple[str, str] | str = (region_key(province), region_key(city)) if city else region_key(province)
+            table: dict = by_city if city else by_province
+            if key in table:
+                raise ValueError(f"{path}: region {region!r} is listed under both {table[key]!r} and {branch!r}")
+            table[key] = branch
+    return BranchMap(by_city, by_province, tuple(parsed.branches))
+
+
+def target_rows(
+    workspace: Workspace,
+    chain_id: str | None = None,
+    node_id: str | None = None,
+    province: str | None = None,
+    city: str | None = None,
+    branches: BranchMap | None = None,
+    branch: str | None = None,
+) -> pd.DataFrame:
+    """The target list as a frame, best first within each node, filtered as asked."""
+    if branch and branches is None:
+        raise ValueError("--branch needs a branch file (--branches FILE)")
+    if branch and branch not in branches.names:
+        raise ValueError(f"unknown branch {branch!r}; the branch file has: {', '.join(branches.names)}")
     scores = workspace.read_df("firm_scores")
     if chain_id:
         scores = scores[scores["chain_id"] == chain_id]
     if node_id:
         scores = scores[scores["node_id"] == node_id]
-    firms = workspace.read_df(
-        "firms",
-        ["firm_id", "name", "province", "city", "address", "legal_representative", "size_band", "registered_capital"],
-    )
+    firms = workspace.read_df("firms", [
+        "firm_id", "name", "province", "city", "address", "legal_representative", "established_date",
+        "size_band", "employees", "registered_capital",
+    ])
     nodes = workspace.read_df("tech_nodes", ["chain_id", "node_id", "name_zh", "name_en"])
     nodes["node_name"] = nodes["name_zh"] + " " + nodes["name_en"]
     rows = scores.merge(firms, on="firm_id", how="left").merge(
         nodes[["chain_id", "node_id", "node_name"]], on=["chain_id", "node_id"], how="left"
     )
+    if province:
+        rows = rows[rows["province"].map(region_key) == region_key(province)]
+    if city:
+        rows = rows[rows["city"].map(region_key) == region_key(city)]
+    rows = rows.assign(branch=[branches.branch_of(p, c) for p, c in zip(rows["province"], rows["city"], strict=True)]
+                       if branches else None)
+    if branch:
+        rows = rows[rows["branch"] == branch]
+    rows["top_patents"] = rows["top_patents"].map(lambda pubs: ", ".join(pubs) if pubs is not None else None)
     rows["run_id"] = workspace.run_id_of("firm_scores")
-    return rows.sort_values(["chain_id", "node_id", "rank"]).reset_index(drop=True)
+    return rows.sort_values(["chain_id", "node_id", "rank"], kind="stable").reset_index(drop=True)
 
 
 def write_targets(
@@ -73,47 +161,93 @@ def write_targets(
     chain_id: str | None = None,
     node_id: str | None = None,
     fmt: str | None = None,
+    *,
+    province: str | None = None,
+    city: str | None = None,
+    branches_file: Path | None = None,
+    branch: str | None = None,
+    sheet_per_node: bool = False,
 ) -> tuple[Path, int]:
-    """Write the target list for a chain / node (or everything) to `out_path`; return (path, rows)."""
+    """Write the target list to `out_path` (csv or xlsx, from `fmt` or the suffix); return (path, rows)."""
     fmt = (fmt or out_path.suffix.lstrip(".") or "csv").lower()
     if fmt not in ("csv", "xlsx"):
         raise ValueError(f"{out_path}: export format must be csv or xlsx, not {fmt!r}")
-    rows = target_rows(workspace, chain_id, node_id)
+    if sheet_per_node and fmt != "xlsx":
+        raise ValueError(f"{out_path}: one sheet per node needs an .xlsx file")
+    branches = load_branches(branches_file) if branches_file else None
+    rows = target_rows(workspace, chain_id, node_id, province, city, branches, branch)
+    columns = [(key, title) for key, title in COLUMNS if key != "branch" or branches]
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.tmp")
-    writer = _write_csv if fmt == "csv" else _write_xlsx
-    writer(tmp, _records(rows))
-    tmp.replace(out_path)
+    try:
+        if fmt == "csv":
+            _write_csv(tmp, columns, _records(rows, columns))
+        else:
+            _write_xlsx(tmp, columns, rows, sheet_per_node)
+        tmp.replace(out_path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out_path, len(rows)
 
 
-def _records(rows: pd.DataFrame) -> Iterator[list]:
-    keys = [key for key, _ in COLUMNS]
+def _records(rows: pd.DataFrame, columns: list[tuple[str, str]]) -> Iterator[list]:
+    keys = [key for key, _ in columns]
     for record in rows[keys].itertuples(index=False, name=None):
-        yield [None if pd.isna(value) else neutralise(value) for value in record]
+        yield [None if _missing(value) else neutralise(_plain(value)) for value in record]
 
 
-def _write_csv(path: Path, records: Iterator[list]) -> None:
+def _missing(value: object) -> bool:
+    return value is None or (not isinstance(value, (list, tuple, str)) and bool(pd.isna(value)))
+
+
+def _plain(value: object) -> object:
+    """numpy scalars and timestamps as the Python values spreadsheets take."""
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    return value.item() if hasattr(value, "item") else value
+
+
+def _write_csv(path: Path, columns: list[tuple[str, str]], records: Iterator[list]) -> None:
     # utf-8-sig: Excel opens Chinese text correctly only with the BOM.
     with open(path, "w", newline="", encoding="utf-8-sig") as handle:
         writer = csv.writer(handle)
-        writer.writerow([title for _, title in COLUMNS])
+        writer.writerow([title for _, title in columns])
         writer.writerows(records)
 
 
-def _write_xlsx(path: Path, records: Iterator[list]) -> None:
+def _write_xlsx(path: Path, columns: list[tuple[str, str]], rows: pd.DataFrame, sheet_per_node: bool) -> None:
     book = Workbook(write_only=True)
-    sheet = book.create_sheet("Targets")
+    if not sheet_per_node or rows.empty:
+        _sheet(book, "Targets", columns, _records(rows, columns))
+    else:
+        used: set[str] = set()
+        for (_, node_id), part in rows.groupby(["chain_id", "node_id"], sort=False):
+            _sheet(book, _sheet_title(node_id, used), columns, _records(part, columns))
+    book.save(path)
+
+
+def _sheet(book: Workbook, title: str, columns: list[tuple[str, str]], records: Iterator[list]) -> None:
+    sheet = book.create_sheet(title)
     sheet.freeze_panes = "A2"
-    for index, (_, title) in enumerate(COLUMNS):
-        sheet.column_dimensions[chr(ord("A") + index)].width = 60 if title.startswith("Why") else 18
+    for index, (key, _) in enumerate(columns, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = _WIDE.get(key, 16)
     header_font, header_fill = Font(bold=True, color="FFFFFF"), PatternFill("solid", fgColor="1F4E79")
     header = []
-    for _, title in COLUMNS:
-        cell = WriteOnlyCell(sheet, value=title)
+    for _, title_text in columns:
+        cell = WriteOnlyCell(sheet, value=title_text)
         cell.font, cell.fill = header_font, header_fill
         header.append(cell)
     sheet.append(header)
     for record in records:
         sheet.append(record)
-    book.save(path)
+
+
+def _sheet_title(node_id: str, used: set[str]) -> str:
+    """A valid, unique sheet name (at most 31 characters, none of []:*?/\\)."""
+    base = _SHEET_FORBIDDEN.sub("_", node_id)[:31] or "node"
+    title, n = base, 1
+    while title.lower() in used:
+        n += 1
+        title = f"{base[: 31 - len(str(n)) - 1]}~{n}"
+    used.add(title.lower())
+    return title

@@ -135,9 +135,11 @@ REL_TYPES: tuple[RelType, ...] = (
     RelType("SUBSIDIARY_OF", "Firm", "Firm", (), "The firm is a subsidiary of the other."),
     RelType("LOCATED_IN", "Firm", "Region", (), "The firm is registered in the region."),
     RelType("RANKED_IN", "Firm", "TechNode",
-            _props("score:float", "rank:int", "tier", "explanation", "patents_in_node:int",
-                   "inventions_in_node:int", "granted_in_node:int", "recent_filings:int",
-                   "forward_citations:int", "node_share:float", "match_confidence:float"),
+            _props("score:float", "rank:int", "tier", "explanation", "reasons:string[]", "top_patents:string[]",
+                   "dim_strength:float", "dim_quality:float", "dim_growth:float", "dim_chain_position:float",
+                   "dim_soundness:float", "patents_in_node:int", "inventions_in_node:int", "granted_in_node:int",
+                   "recent_filings:int", "recent_grants:int", "forward_citations:int", "pagerank:float",
+                   "node_share:float", "nodes_in_chain:int", "match_confidence:float"),
             "The firm's ranking in the node (from firm_scores)."),
 )
 

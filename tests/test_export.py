@@ -1,0 +1,129 @@
+"""Target-list exports read back the way a marketer's spreadsheet would read them."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from openpyxl import load_workbook
+from test_ranking import FIRMS, MANUAL, RUN, STRONG, WEAK, P, Q, R, build_ranking_workspace, write_yaml
+from typer.testing import CliRunner
+
+from graph.cli import app
+from graph.export import load_branches, neutralise, write_targets
+from graph.ranking import rank_firms
+
+BRANCHES = """\
+branches:
+  深圳分行: [广东省/深圳市]
+  广东分行: [广东]            # the rest of the province
+  北京分行: [北京市, 天津市]
+"""
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    ws = build_ranking_workspace(tmp_path_factory.mktemp("export"))
+    rank_firms(ws, RUN)
+    return ws
+
+
+def _csv(path):
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_csv_of_a_node_reads_back_with_formula_neutralised(workspace, tmp_path):
+    path, rows = write_targets(workspace, tmp_path / "t.csv", chain_id="ai", node_id="ai.vision")
+    records = _csv(path)
+    assert rows == 3 and [r["Credit code 统一社会信用代码"] for r in records] == [STRONG, MANUAL, WEAK]
+    first = records[0]
+    assert first["Firm 企业名称"].startswith("'=HYPERLINK")
+    assert first["Run"] == RUN and first["Node 节点"] == "计算机视觉 Vision" and first["Rank 排名"] == "1"
+    assert first["Strongest patents 核心专利"] == "CN1A, CN2A, CN3A"
+    explanation = workspace.read_df("firm_scores").set_index(["node_id", "firm_id"]).loc[("ai.vision", STRONG),
+                                                                                         "explanation"]
+    assert first["Why 推荐理由"] == explanation  # the same text as the UI shows
+    assert first["Legal rep. 法定代表人"] == "张伟" and first["Established 成立日期"] == "2010-06-01"
+    assert "Branch 分支机构" not in first
+
+
+def test_xlsx_opens_with_a_frozen_bold_header_and_no_formulas(workspace, tmp_path):
+    path, rows = write_targets(workspace, tmp_path / "t.xlsx")
+    book = load_workbook(path)
+    assert book.sheetnames == ["Targets"]
+    sheet = book.active
+    assert sheet.freeze_panes == "A2" and sheet["A1"].font.bold
+    values = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert len(values) == rows == len(workspace.read_df("firm_scores"))
+    assert all(not str(cell).startswith("=") for row in values for cell in row if cell is not None)
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+
+
+def test_one_sheet_per_node(workspace, tmp_path):
+    path, rows = write_targets(workspace, tmp_path / "nodes.xlsx", chain_id="ai", sheet_per_node=True)
+    book = load_workbook(path)
+    assert book.sheetnames == ["ai.chips", "ai.speech", "ai.vision"]
+    header = [c.value for c in book["ai.speech"][1]]
+    speech = [dict(zip(header, row, strict=True)) for row in book["ai.speech"].iter_rows(min_row=2, values_only=True)]
+    assert [r["Rank 排名"] for r in speech] == [1, 2, 3]
+    assert {r["Credit code 统一社会信用代码"] for r in speech} == {P, Q, R}
+    assert all(book[name].freeze_panes == "A2" for name in book.sheetnames)
+    assert sum(book[name].max_row - 1 for name in book.sheetnames) == rows
+
+
+def test_branch_territory_and_region_filters(workspace, tmp_path):
+    branches = write_yaml(tmp_path / "branches.yaml", BRANCHES)
+    path, _ = write_targets(workspace, tmp_path / "gd.csv", branches_file=branches, branch="广东分行")
+    records = _csv(path)
+    # Guangzhou falls to the province-wide branch; Shenzhen firms belong to 深圳分行.
+    assert {r["Credit code 统一社会信用代码"] for r in records} == {WEAK}
+    assert {r["Branch 分支机构"] for r in records} == {"广东分行"}
+    path, _ = write_targets(workspace, tmp_path / "sz.csv", branches_file=branches, branch="深圳分行")
+    assert {r["Credit code 统一社会信用代码"] for r in _csv(path)} == {STRONG, MANUAL, R}
+    path, _ = write_targets(workspace, tmp_path / "gd-province.csv", province="广东")
+    assert {r["Province 省份"] for r in _csv(path)} == {"广东省"}
+    path, rows = write_targets(workspace, tmp_path / "bj.csv", city="北京")
+    assert rows == 2 and {r["Credit code 统一社会信用代码"] for r in _csv(path)} == {P}
+    assert FIRMS[P][6] == "北京市"
+
+
+def test_branch_file_errors_name_the_file_and_the_problem(workspace, tmp_path):
+    twice = write_yaml(tmp_path / "twice.yaml", "branches:\n  甲: [广东省]\n  乙: [广东]\n")
+    with pytest.raises(ValueError, match=r"twice.yaml: region '广东' is listed under both '甲' and '乙'"):
+        load_branches(twice)
+    typo = write_yaml(tmp_path / "typo.yaml", "branchs: {甲: [广东省]}\n")
+    with pytest.raises(ValueError, match=r"typo.yaml: invalid branch file: branches: Field required"):
+        load_branches(typo)
+    good = write_yaml(tmp_path / "good.yaml", BRANCHES)
+    with pytest.raises(ValueError, match="unknown branch '上海分行'; the branch file has: 深圳分行, 广东分行, 北京分行"):
+        write_targets(workspace, tmp_path / "x.csv", branches_file=good, branch="上海分行")
+
+
+@pytest.mark.parametrize("text", ["=cmd|' /C calc'!A0", "+1+1", "-2", "@SUM(A1)", "\t=1", "\r=1"])
+def test_neutralise_formula_like_text(text):
+    assert neutralise(text) == "'" + text
+
+
+def test_plain_text_and_numbers_are_left_alone():
+    assert neutralise("深圳市科技有限公司") == "深圳市科技有限公司" and neutralise(-2) == -2
+
+
+def test_unknown_format_and_sheets_in_csv_are_refused(workspace, tmp_path):
+    with pytest.raises(ValueError, match="csv or xlsx"):
+        write_targets(workspace, tmp_path / "t.pdf")
+    with pytest.raises(ValueError, match="one sheet per node needs an .xlsx file"):
+        write_targets(workspace, tmp_path / "t.csv", sheet_per_node=True)
+    assert not list(tmp_path.iterdir())  # nothing half-written left behind
+
+
+def test_cli_exports_a_branch_sheet_per_node(workspace, tmp_path):
+    branches = write_yaml(tmp_path / "branches.yaml", BRANCHES)
+    out = tmp_path / "sz.xlsx"
+    result = CliRunner().invoke(app, ["--workspace", str(workspace.root), "export", "--out", str(out),
+                                      "--branches", str(branches), "--branch", "深圳分行", "--sheet-per-node"])
+    assert result.exit_code == 0, result.output
+    assert load_workbook(out).sheetnames == ["ai.speech", "ai.vision"]
+    result = CliRunner().invoke(app, ["--workspace", str(workspace.root), "export", "--out", str(out),
+                                      "--branch", "深圳分行"])
+    assert result.exit_code == 2 and "--branch needs a branch file" in result.output
