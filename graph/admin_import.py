@@ -2,7 +2,8 @@
 
 One file per label (`nodes/<Label>.csv`) and per relationship type (`relationships/<TYPE>.csv`),
 each with its header line: `key:ID(Label)`, typed properties (`year:long`, `ipc:string[]`,
-`score:double`, `application_date:date`), `:LABEL`; `:START_ID(Label)`, `:END_ID(Label)`, `:TYPE`.
+`score:double`, `application_date:date`, `resolved:boolean`), `:LABEL`; `:START_ID(Label)`,
+`:END_ID(Label)`, `:TYPE`.
 Arrays are joined with ';' (an element holding ';' gets the full-width '；' instead, counted).
 """
 
@@ -102,6 +103,8 @@ def _cell(value: object, export: AdminImportExport) -> str:
                 text = text.replace(ARRAY_DELIMITER, "；")
             cleaned.append(text)
         return ARRAY_DELIMITER.join(cleaned)
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)
     return str(value)  # dates print as ISO yyyy-mm-dd, which neo4j-admin reads as :date

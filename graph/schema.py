@@ -6,6 +6,11 @@ definitions, so a label or property exists under the same name and type everywhe
 Direction conventions: the tree is stored child to parent (`CHILD_OF`, from the node row's
 `parent_id`); supply runs upstream to downstream (`SUPPLIES`); a firm's ownership runs
 subsidiary to parent (`SUBSIDIARY_OF`).
+
+Summaries: `ACTIVE_IN`, `ACTIVE_IN_CHAIN` and the count properties of TechNode and Patent are
+derived by the load from the same tables (graph.transform), so that chain- and node-wide
+questions read a few pre-aggregated edges instead of walking every Firm <- Applicant -> Patent
+-> TechNode path. "Accepted link" means a RESOLVES_TO with decision auto or manual.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ PROPERTY_TYPES: dict[str, tuple[str, pa.DataType, str]] = {
     "float": ("DOUBLE", pa.float64(), "double"),
     "date": ("DATE", pa.date32(), "date"),
     "string[]": ("STRING[]", pa.list_(pa.string()), "string[]"),
+    "bool": ("BOOLEAN", pa.bool_(), "boolean"),
 }
 
 
@@ -91,15 +97,18 @@ NODE_TYPES: tuple[NodeType, ...] = (
     NodeType(
         "TechNode", "key",
         _props("key", "chain_id", "node_id", "name_zh", "name_en", "level:int", "segment", "weight:float",
-               "expression"),
-        "A technology node of a chain; key = chain_id + '/' + node_id.",
+               "expression", "patent_count:int", "firm_count:int", "unresolved_count:int"),
+        "A technology node of a chain; key = chain_id + '/' + node_id. patent_count: its patents;"
+        " firm_count: firms ACTIVE_IN it; unresolved_count: its patents no accepted link attributes to a firm.",
     ),
     NodeType(
         "Patent", "publication_number",
         _props("publication_number", "application_number", "kind", "patent_type", "title",
-               "application_date:date", "publication_date:date", "year:int", "main_ipc", "ipc:string[]",
-               "cpc:string[]", "claims_count:int", "legal_status"),
-        "A patent publication; year = application year (publication year when the filing date is unknown).",
+               "application_date:date", "publication_date:date", "grant_date:date", "year:int", "main_ipc",
+               "ipc:string[]", "cpc:string[]", "claims_count:int", "legal_status", "forward_citations:int",
+               "resolved:bool"),
+        "A patent publication; year = application year (publication year when the filing date is unknown);"
+        " forward_citations: CITES received; resolved: an applicant has an accepted link to a firm.",
     ),
     NodeType(
         "Applicant", "applicant_id",
@@ -141,6 +150,13 @@ REL_TYPES: tuple[RelType, ...] = (
                    "recent_filings:int", "recent_grants:int", "forward_citations:int", "pagerank:float",
                    "node_share:float", "nodes_in_chain:int", "match_confidence:float"),
             "The firm's ranking in the node (from firm_scores)."),
+    RelType("ACTIVE_IN", "Firm", "TechNode",
+            _props("patents:int", "inventions:int", "granted:int", "first_year:int", "last_year:int"),
+            "Summary: the node's patents reaching the firm through accepted links (FILED + RESOLVES_TO);"
+            " one per firm and node with at least one."),
+    RelType("ACTIVE_IN_CHAIN", "Firm", "Chain", _props("patents:int", "node_count:int", "nodes:string[]"),
+            "Summary: the firm's distinct patents in the chain's nodes through accepted links, and the keys of"
+            " those nodes (it is ACTIVE_IN each)."),
 )
 
 NODES: dict[str, NodeType] = {n.label: n for n in NODE_TYPES}

@@ -18,23 +18,25 @@ WIDTH, HEIGHT = 1380, 900
 BOX_W, LINE_H, HEAD_H = 240, 17, 30
 # Top-left corner of each label's box.
 POSITIONS = {
-    "Chain": (70, 120), "TechNode": (500, 90), "Patent": (70, 400), "Applicant": (500, 420),
+    "Chain": (1000, 110), "TechNode": (500, 90), "Patent": (70, 400), "Applicant": (500, 420),
     "Firm": (930, 400), "Region": (930, 770),
 }
 # Where each relationship type's arrow leaves and enters, as (side, fraction along that side);
 # a self-relationship is drawn as a loop on one side.
 ANCHORS = {
-    "HAS_NODE": (("right", 0.5), ("left", 0.25)),
+    "HAS_NODE": (("left", 0.5), ("right", 0.2)),
     "IN_NODE": (("top", 0.75), ("left", 0.8)),
-    "RANKED_IN": (("top", 0.3), ("right", 0.85)),
+    "RANKED_IN": (("top", 0.15), ("right", 0.85)),
     "FILED": (("left", 0.45), ("right", 0.2)),
     "RESOLVES_TO": (("right", 0.45), ("left", 0.2)),
     "LOCATED_IN": (("bottom", 0.5), ("top", 0.5)),
+    "ACTIVE_IN": (("top", 0.45), ("right", 0.55)),
+    "ACTIVE_IN_CHAIN": (("top", 0.8), ("bottom", 0.5)),
 }
-LOOPS = {"CHILD_OF": ("right", 0.18), "SUPPLIES": ("right", 0.5), "CITES": ("bottom", 0.5),
+LOOPS = {"CHILD_OF": ("left", 0.25), "SUPPLIES": ("left", 0.6), "CITES": ("bottom", 0.5),
          "SUBSIDIARY_OF": ("right", 0.5)}
-LABEL_OFFSETS = {"IN_NODE": (-40, 0), "RANKED_IN": (70, -10), "FILED": (0, -34), "RESOLVES_TO": (12, 40),
-                 "LOCATED_IN": (0, 0), "HAS_NODE": (0, -14)}
+LABEL_OFFSETS = {"IN_NODE": (-40, 0), "RANKED_IN": (20, 14), "FILED": (0, -34), "RESOLVES_TO": (12, 40),
+                 "LOCATED_IN": (0, 0), "HAS_NODE": (0, -14), "ACTIVE_IN": (75, -45), "ACTIVE_IN_CHAIN": (62, 0)}
 
 
 def _height(node: NodeType) -> int:
@@ -100,6 +102,11 @@ def _loop(rel_type: str, label: str) -> list[str]:
         path = f"M {a[0]:.0f} {a[1]:.0f} C {x + 70:.0f} {y - 40:.0f}, {x + 70:.0f} {y + 40:.0f}, {b[0]:.0f} {b[1]:.0f}"
         caption = _caption(x + 64, y + 4, rel_type)
         caption = [c.replace('text-anchor="middle"', 'text-anchor="start"') for c in caption]
+    elif side == "left":
+        a, b = (x, y - 14), (x, y + 14)
+        path = f"M {a[0]:.0f} {a[1]:.0f} C {x - 70:.0f} {y - 40:.0f}, {x - 70:.0f} {y + 40:.0f}, {b[0]:.0f} {b[1]:.0f}"
+        caption = _caption(x - 64, y + 4, rel_type)
+        caption = [c.replace('text-anchor="middle"', 'text-anchor="end"') for c in caption]
     else:  # bottom
         a, b = (x - 16, y), (x + 16, y)
         path = f"M {a[0]:.0f} {a[1]:.0f} C {x - 50:.0f} {y + 70:.0f}, {x + 50:.0f} {y + 70:.0f}, {b[0]:.0f} {b[1]:.0f}"

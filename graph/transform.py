@@ -4,6 +4,9 @@ Every backend loads the same `GraphTables`: LadybugDB COPYs them from Parquet st
 Neo4j MERGEs them in batches, the neo4j-admin export writes them as CSV. Rows that cannot
 become part of the graph (a citation of a patent outside the patents table, a filing by an
 unknown applicant, a duplicate key, ...) are left out and counted under a readable reason.
+
+The summaries (`ACTIVE_IN`, `ACTIVE_IN_CHAIN`, TechNode and Patent counts) are computed last,
+from the relationship tables as loaded, so they agree with what a path walk over the graph finds.
 """
 
 from __future__ import annotations
@@ -25,8 +28,12 @@ SOURCE_TABLES = (
 )
 _COLUMNS = {
     "patents": ["publication_number", "application_number", "kind", "patent_type", "title", "application_date",
-                "publication_date", "ipc", "cpc", "cited_publications", "claims_count", "legal_status"],
+                "publication_date", "grant_date", "ipc", "cpc", "cited_publications", "claims_count",
+                "legal_status"],
 }
+ACCEPTED_DECISIONS = ("auto", "manual")
+# A patent counts as granted as in graph.ranking.features (a test keeps the two lists equal).
+GRANTED_KINDS = ("B", "B1", "B2", "C", "U", "S", "Y")
 
 
 @dataclass
@@ -35,6 +42,8 @@ class GraphTables:
     rels: dict[str, pa.Table]
     skipped: Counter = field(default_factory=Counter)  # reason -> rows left out
     missing_tables: list[str] = field(default_factory=list)
+    # rel type -> (start, end) row numbers in their node tables, for the summaries
+    ends: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
 
 def graph_tables(workspace: Workspace) -> GraphTables:
@@ -55,6 +64,7 @@ def graph_tables(workspace: Workspace) -> GraphTables:
     _patent_nodes(src, out)
     _party_nodes(src, out)
     _rels(src, out)
+    _summaries(out)
     return out
 
 
@@ -64,10 +74,14 @@ def _build(schema: pa.Schema, columns: dict[str, pa.Array | pa.ChunkedArray]) ->
 
 def _node(out: GraphTables, label: str, columns: dict, *, report_repeats: bool = True) -> None:
     node_type = NODES[label]
+    size = len(next(iter(columns.values())))
+    # Summary properties are filled in by _summaries once the relationships are known.
+    columns = {p.name: pa.nulls(size, p.arrow_type) for p in node_type.props} | columns
     table = _build(node_type.arrow_schema(), columns)
     keyed = pc.is_valid(table[node_type.key])
-    if not pc.all(keyed).as_py():
-        out.skipped[f"{label}: empty {node_type.key}"] += table.num_rows - pc.sum(keyed).as_py()
+    empty = table.num_rows - (pc.sum(keyed).as_py() or 0)  # sum is null for a table without rows
+    if empty:
+        out.skipped[f"{label}: empty {node_type.key}"] += empty
         table = table.filter(keyed)
     reason = f"{label}: duplicate {node_type.key}" if report_repeats else None
     out.nodes[label] = _dedupe(out, table, [node_type.key], reason)
@@ -88,8 +102,8 @@ def _rel(out: GraphTables, rel_type: str, columns: dict) -> None:
             table, position = table.filter(present), position.filter(present)
             ends = [e.filter(present) for e in ends]
         ends.append(position)
+    codes = [e.to_numpy() for e in ends]
     if table.num_rows:
-        codes = [e.to_numpy() for e in ends]
         codes += [pc.fill_null(pc.dictionary_encode(table[name].combine_chunks()).indices, -1).to_numpy() + 1
                   for name in rel.identity]
         key = np.zeros(table.num_rows, np.int64)
@@ -98,7 +112,10 @@ def _rel(out: GraphTables, rel_type: str, columns: dict) -> None:
         first = np.unique(key, return_index=True)[1]
         if len(first) < table.num_rows:
             out.skipped[f"{rel_type}: duplicate relationship"] += table.num_rows - len(first)
-            table = table.take(pa.array(np.sort(first)))
+            first = np.sort(first)
+            table = table.take(pa.array(first))
+            codes = [code[first] for code in codes]
+    out.ends[rel_type] = (codes[0].astype(np.int64), codes[1].astype(np.int64))
     out.rels[rel_type] = table
 
 
@@ -138,8 +155,8 @@ def _patent_nodes(src: dict[str, pa.Table], out: GraphTables) -> None:
     main_ipc = _first_elements(patents["ipc"])
     _node(out, "Patent", {
         **{name: patents[name] for name in ("publication_number", "application_number", "kind", "patent_type",
-                                            "title", "application_date", "publication_date", "ipc", "cpc",
-                                            "claims_count", "legal_status")},
+                                            "title", "application_date", "publication_date", "grant_date", "ipc",
+                                            "cpc", "claims_count", "legal_status")},
         "year": year, "main_ipc": main_ipc,
     })
 
@@ -213,3 +230,97 @@ def _rels(src: dict[str, pa.Table], out: GraphTables) -> None:
                             **{p.name: scores[p.name] for p in RELS["RANKED_IN"].props}})
     for reason in [r for r, n in out.skipped.items() if not n]:
         del out.skipped[reason]
+
+
+def _summaries(out: GraphTables) -> None:
+    """ACTIVE_IN, ACTIVE_IN_CHAIN and the count properties of TechNode and Patent, from the loaded relationships.
+
+    Works on row numbers (out.ends) with numpy: sorting and counting integers, no string joins.
+    """
+    patents, tech_nodes, firms = out.nodes["Patent"], out.nodes["TechNode"], out.nodes["Firm"]
+    n_patents, n_nodes, n_firms = patents.num_rows, tech_nodes.num_rows, max(firms.num_rows, 1)
+    decision = out.rels["RESOLVES_TO"]["decision"]
+    accepted = pc.fill_null(pc.is_in(decision, value_set=pa.array(ACCEPTED_DECISIONS)), False).to_numpy(
+        zero_copy_only=False)
+    link_applicant, link_firm = (end[accepted] for end in out.ends["RESOLVES_TO"])
+    filer, filed_patent = out.ends["FILED"]
+    # (patent, firm) once each, however many of the patent's applicants resolve to the firm
+    filing, link = _pairs(filer, link_applicant)
+    pair = np.unique(filed_patent[filing] * n_firms + link_firm[link])
+    held_patent, held_firm = pair // n_firms, pair % n_firms
+    in_patent, in_node = out.ends["IN_NODE"]
+    held, membership = _pairs(held_patent, in_patent)  # (patent, firm) x (patent, node)
+    patent, firm, node = held_patent[held], held_firm[held], in_node[membership]
+
+    year = patents["year"].to_numpy(zero_copy_only=False).astype(float)  # NaN where unknown
+    invention = pc.fill_null(pc.equal(patents["patent_type"], "invention"), False).to_numpy(zero_copy_only=False)
+    granted = pc.fill_null(pc.or_kleene(pc.is_in(patents["kind"], value_set=pa.array(GRANTED_KINDS)),
+                                        pc.is_valid(patents["grant_date"])), False).to_numpy(zero_copy_only=False)
+    order = np.lexsort((node, firm))
+    patent, firm, node = patent[order], firm[order], node[order]
+    group, starts = np.unique(firm * n_nodes + node, return_index=True)
+    active_firm, active_node = group // n_nodes, group % n_nodes
+    first_year, last_year = _per_group(np.fmin, year[patent], starts), _per_group(np.fmax, year[patent], starts)
+    _summary_rel(out, "ACTIVE_IN", {
+        "from": firms["firm_id"].take(active_firm), "to": tech_nodes["key"].take(active_node),
+        "patents": np.diff(np.append(starts, len(patent))),
+        "inventions": _per_group(np.add, invention[patent].astype(np.int64), starts),
+        "granted": _per_group(np.add, granted[patent].astype(np.int64), starts),
+        "first_year": pa.array(first_year, mask=np.isnan(first_year)),
+        "last_year": pa.array(last_year, mask=np.isnan(last_year)),
+    })
+
+    chain_of_node = pc.index_in(tech_nodes["chain_id"], value_set=out.nodes["Chain"]["chain_id"]).to_numpy(
+        zero_copy_only=False)
+    n_chains = max(out.nodes["Chain"].num_rows, 1)
+    firm_chain = firm * n_chains + chain_of_node[node]
+    chain_group, chain_patents = np.unique(np.unique(firm_chain * n_patents + patent) // n_patents,
+                                           return_counts=True)
+    # the firm's nodes in the chain, by key: its ACTIVE_IN rows ordered by (firm, chain, node key)
+    node_rank = np.argsort(np.argsort(tech_nodes["key"].to_numpy(zero_copy_only=False)))
+    active_chain = active_firm * n_chains + chain_of_node[active_node]
+    by_key = np.lexsort((node_rank[active_node], active_chain))
+    node_count = np.unique(active_chain, return_counts=True)[1]
+    nodes = pa.ListArray.from_arrays(pa.array(np.append(0, np.cumsum(node_count)).astype(np.int32)),
+                                     tech_nodes["key"].combine_chunks().take(active_node[by_key]))
+    _summary_rel(out, "ACTIVE_IN_CHAIN", {
+        "from": firms["firm_id"].take(chain_group // n_chains),
+        "to": out.nodes["Chain"]["chain_id"].take(chain_group % n_chains),
+        "patents": chain_patents, "node_count": node_count, "nodes": nodes,
+    })
+
+    resolved = np.zeros(n_patents, bool)
+    resolved[held_patent] = True
+    _set_property(out, "Patent", "resolved", resolved)
+    _set_property(out, "Patent", "forward_citations", np.bincount(out.ends["CITES"][1], minlength=n_patents))
+    _set_property(out, "TechNode", "patent_count", np.bincount(in_node, minlength=n_nodes))
+    _set_property(out, "TechNode", "firm_count", np.bincount(active_node, minlength=n_nodes))
+    _set_property(out, "TechNode", "unresolved_count",
+                  np.bincount(in_node[~resolved[in_patent]], minlength=n_nodes))
+
+
+def _pairs(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row numbers (i, j) of every pair with left[i] == right[j] (an inner join on integer keys)."""
+    order = np.argsort(right, kind="stable")
+    lo = np.searchsorted(right[order], left, "left")
+    counts = np.searchsorted(right[order], left, "right") - lo
+    i = np.repeat(np.arange(len(left)), counts)
+    offsets = np.arange(len(i)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return i, order[np.repeat(lo, counts) + offsets]
+
+
+def _per_group(ufunc: np.ufunc, values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """`ufunc` reduced over each run of `values` beginning at `starts` (sorted group starts)."""
+    return ufunc.reduceat(values, starts) if len(starts) else values[:0]
+
+
+def _summary_rel(out: GraphTables, rel_type: str, columns: dict) -> None:
+    """A summary relationship: its ends are node rows already, so no lookups or dedupe are needed."""
+    columns = {name: pa.array(v) if isinstance(v, np.ndarray) else v for name, v in columns.items()}
+    out.rels[rel_type] = _build(RELS[rel_type].arrow_schema(), columns)
+
+
+def _set_property(out: GraphTables, label: str, name: str, values: np.ndarray) -> None:
+    table = out.nodes[label]
+    at = table.schema.get_field_index(name)
+    out.nodes[label] = table.set_column(at, table.schema.field(at), pa.array(values).cast(table.schema.field(at).type))

@@ -10,6 +10,9 @@ Rows that must be left out of the graph are there on purpose, one per kind:
 SUPPLIES from an unknown node, IN_NODE of an unknown patent, FILED by an unknown applicant,
 a citation of CN9999999A, a duplicated citation, SUBSIDIARY_OF an unregistered parent,
 RANKED_IN of an unknown firm, a match to no firm, a rejected match.
+
+`expected_summaries(frames())` works out the load's summaries (ACTIVE_IN, ACTIVE_IN_CHAIN, the
+TechNode and Patent counts) with pandas from the contract tables, independently of graph.transform.
 """
 
 from __future__ import annotations
@@ -179,7 +182,10 @@ def frames() -> dict[str, pd.DataFrame]:
             "publication_number": pub(n), "application_number": f"CN{2017 + n % 7}1{n:07d}",
             "kind": "U" if patent_type == "utility_model" else "A", "patent_type": patent_type,
             "title": f"专利{n}", "abstract": None, "application_date": filed,
-            "publication_date": filed + dt.timedelta(days=400), "ipc": ["G06N3/08", "G06F17/00"][: 1 + n % 2],
+            "publication_date": filed + dt.timedelta(days=400),
+            # some inventions carry a grant date although their kind (A) is not a granted kind
+            "grant_date": filed + dt.timedelta(days=900) if patent_type == "invention" and n % 4 == 0 else None,
+            "ipc": ["G06N3/08", "G06F17/00"][: 1 + n % 2],
             "cpc": [], "applicants": [applicant_names[a] for a in applicants], "applicant_addresses": [],
             "inventors": [f"发明人{n}"], "cited_publications": cited, "claims_count": 10,
             "legal_status": "granted" if n % 3 else "pending", "source_file": "fixture.csv",
@@ -232,3 +238,58 @@ def write_fixture_workspace(root: Path, *, without: tuple[str, ...] = ()) -> Wor
         if name not in without:
             workspace.write(name, frame, RUN_ID)
     return workspace
+
+
+GRANTED_KINDS = {"B", "B1", "B2", "C", "U", "S", "Y"}
+ACCEPTED = {"auto", "manual"}
+
+
+def expected_summaries(t: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The load's summaries from contract frames `t`, with pandas: what a path walk over the graph finds.
+
+    Keys: "active_in" (firm, node, patents, inventions, granted, first_year, last_year), "active_in_chain"
+    (firm, chain, patents, node_count, nodes), "tech_nodes" (node, patent_count, firm_count, unresolved_count),
+    "patents" (publication_number, forward_citations, resolved); each sorted by its key columns.
+    """
+    patents = t["patents"].drop_duplicates("publication_number")
+    pubs = set(patents.publication_number)
+    node_keys = set(t["tech_nodes"].chain_id + "/" + t["tech_nodes"].node_id)
+    filings = t["filings"][t["filings"].applicant_id.isin(set(t["applicants"].applicant_id))
+                           & t["filings"].publication_number.isin(pubs)]
+    matches = t["matches"]
+    accepted = matches[matches.decision.isin(ACCEPTED) & matches.firm_id.isin(set(t["firms"].firm_id))]
+    patent_firm = filings.merge(accepted, on="applicant_id")[["publication_number", "firm_id"]].drop_duplicates()
+    in_node = t["node_patents"].assign(node=t["node_patents"].chain_id + "/" + t["node_patents"].node_id)
+    in_node = in_node[in_node.publication_number.isin(pubs) & in_node.node.isin(node_keys)]
+    in_node = in_node[["publication_number", "node", "chain_id"]].drop_duplicates()
+    facts = patents.assign(
+        year=pd.to_datetime(patents.application_date).dt.year.fillna(pd.to_datetime(patents.publication_date).dt.year),
+        invention=(patents.patent_type == "invention").astype(int),
+        granted=(patents.kind.isin(GRANTED_KINDS) | patents.grant_date.notna()).astype(int),
+    )[["publication_number", "year", "invention", "granted"]]
+    held = patent_firm.merge(in_node, on="publication_number").merge(facts, on="publication_number")
+    active_in = (held.groupby(["firm_id", "node"])
+                 .agg(patents=("publication_number", "size"), inventions=("invention", "sum"),
+                      granted=("granted", "sum"), first_year=("year", "min"), last_year=("year", "max"))
+                 .reset_index().rename(columns={"firm_id": "firm"}))
+    active_in_chain = (held.groupby(["firm_id", "chain_id"])
+                       .agg(patents=("publication_number", "nunique"), node_count=("node", "nunique"),
+                            nodes=("node", lambda keys: sorted(set(keys))))
+                       .reset_index().rename(columns={"firm_id": "firm", "chain_id": "chain"}))
+    resolved = set(patent_firm.publication_number)
+    nodes = pd.DataFrame({"node": sorted(node_keys)})
+    nodes["patent_count"] = nodes.node.map(in_node.node.value_counts()).fillna(0).astype(int)
+    nodes["firm_count"] = nodes.node.map(active_in.node.value_counts()).fillna(0).astype(int)
+    unresolved = in_node[~in_node.publication_number.isin(resolved)]
+    nodes["unresolved_count"] = nodes.node.map(unresolved.node.value_counts()).fillna(0).astype(int)
+    citations = {(row.publication_number, cited) for row in patents.itertuples()
+                 for cited in row.cited_publications if cited in pubs}
+    cited = pd.Series([cited for _, cited in citations], dtype=object).value_counts()
+    patent_rows = pd.DataFrame({"publication_number": sorted(pubs)})
+    patent_rows["forward_citations"] = patent_rows.publication_number.map(cited).fillna(0).astype(int)
+    patent_rows["resolved"] = patent_rows.publication_number.isin(resolved)
+    return {
+        "active_in": active_in.sort_values(["firm", "node"], ignore_index=True),
+        "active_in_chain": active_in_chain.sort_values(["firm", "chain"], ignore_index=True),
+        "tech_nodes": nodes, "patents": patent_rows,
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from graph_fixtures import F_SHELL, RUN_ID, frames, pub, write_fixture_workspace
+from graph_fixtures import F_SHELL, RUN_ID, expected_summaries, frames, pub, write_fixture_workspace
 
 import graph.embedded as embedded
 from graph.config import Settings
@@ -50,6 +50,8 @@ def _expected_counts() -> tuple[dict[str, int], dict[str, int]]:
         "SUBSIDIARY_OF": int(t["firms"].parent_firm_id.isin(firm_ids).sum()),
         "LOCATED_IN": len(located),
         "RANKED_IN": int(t["firm_scores"].firm_id.isin(firm_ids).sum()),
+        "ACTIVE_IN": len(expected_summaries(t)["active_in"]),
+        "ACTIVE_IN_CHAIN": len(expected_summaries(t)["active_in_chain"]),
     }
     return nodes, rels
 
@@ -61,6 +63,7 @@ def test_counts_per_label_and_type_match_the_tables(built):
     assert report.relationships == rels
     # the fixture's sizes, so an empty graph cannot pass by matching empty expectations
     assert report.nodes["Patent"] == 30 and report.relationships["CITES"] == 12
+    assert report.relationships["ACTIVE_IN"] == 11
 
 
 def test_rows_left_out_are_counted_by_reason(built):

@@ -110,6 +110,11 @@ def test_admin_import_rows(exported):
              for row in _read(exported.node_files["Firm"])[1:]}
     assert firms[F_SHELL]["deregistered_date:date"] == "2021-06-30"
     assert firms[F_SHELL]["former_names:string[]"] == ""  # empty list: no value
+    assert {first["resolved:boolean"], patents[9][patents[0].index("resolved:boolean")]} == {"true", "false"}
+    active = _read(exported.rel_files["ACTIVE_IN"])
+    assert active[0] == [":START_ID(Firm)", ":END_ID(TechNode)", "patents:long", "inventions:long", "granted:long",
+                         "first_year:long", "last_year:long", ":TYPE"]
+    assert len(active) - 1 == exported.rows["ACTIVE_IN"] == 11
     cites = _read(exported.rel_files["CITES"])
     assert len(cites) - 1 == exported.rows["CITES"] == 12
     assert all(row[-1] == "CITES" for row in cites[1:])

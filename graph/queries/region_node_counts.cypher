@@ -1,10 +1,9 @@
 // name: region_node_counts
 // description: For one chain, how many firms of each province hold patents in each node (accepted links only).
 // param chain_id: string = "ai" -- the chain
-// Accepted links first, so that LadybugDB hash-joins them rather than look up the link of every path.
-MATCH (a:Applicant)-[m:RESOLVES_TO]->(f:Firm)-[:LOCATED_IN]->(r:Region)
-WHERE m.decision IN ['auto', 'manual']
-WITH a, f, r
-MATCH (c:Chain {chain_id: $chain_id})-[:HAS_NODE]->(t:TechNode)<-[:IN_NODE]-(:Patent)<-[:FILED]-(a)
-RETURN r.province AS province, t.key AS node_key, t.name_en AS node, count(DISTINCT f) AS firms
+// Reads ACTIVE_IN, the load's firm -> node summary of patents through accepted links (one per firm and node,
+// so count(f) counts distinct firms), and the firm's own province: the one its LOCATED_IN region carries.
+MATCH (t:TechNode {chain_id: $chain_id})<-[:ACTIVE_IN]-(f:Firm)
+WHERE f.province IS NOT NULL
+RETURN f.province AS province, t.key AS node_key, t.name_en AS node, count(f) AS firms
 ORDER BY province, node_key
