@@ -26,6 +26,8 @@ _EMPTY_MARKERS = pa.array(sorted(nz.EMPTY_MARKERS), pa.string())
 _STRS = pa.list_(pa.string())
 _PUBLICATION = r"^(?P<country>[A-Z]{2})(?P<number>\d{4,13}|[A-Z]{1,2}\d{3,12})(?P<kind>[A-Z]\d?)?$"
 _CN_APPLICATION = r"^(?:CN)?(?P<number>\d{8}|\d{12})\.?(?P<check>[\dX])$"
+_CANONICAL_PUBLICATION = r"^[A-Z]{2}(\d{4,13}|[A-Z]{1,2}\d{3,12})([A-Z]\d?)?$"
+_CANONICAL_CN_APPLICATION = r"^(CN)?(\d{8}|\d{12})\.[\dX]$"
 _LIST_SEPARATORS = ("；", "\r\n", "\n", "\r", "|")  # each becomes ";", then split on ";"
 _CITATION_SEPARATORS = ("；", ",", "，", "|", "\n", "\r")
 SCHEMA = pa.schema([f.with_nullable(True) for f in PATENTS.schema])
@@ -77,8 +79,7 @@ def patent_batch(fields: dict[str, list[pa.Array]], header_of: Callable[[str], s
                         parsed("ipc", nz.classification_codes, _STRS))
     cpc = _concat_lists(parsed("cpc", nz.classification_codes, _STRS, "main_cpc"),
                         parsed("cpc", nz.classification_codes, _STRS))
-    application_numbers, application_reasons = fast_or_exact(column("application_number"), _fast_application_number,
-                                                             nz.application_number, pa.string())
+    applications, application_reasons = application_numbers(column("application_number"))
     checks.append(("application_number", _prefix(application_reasons, header_of("application_number"))))
     application_dates = parsed("application_date", nz.parse_date, pa.date32())
     cited, cited_reasons = citations(column("cited_publications"))
@@ -89,7 +90,7 @@ def patent_batch(fields: dict[str, list[pa.Array]], header_of: Callable[[str], s
     type_from_kind, _ = by_distinct_value(kinds, _type_of_kind, pa.string())
     columns = {
         "publication_number": numbers,
-        "application_number": application_numbers,
+        "application_number": applications,
         "kind": kinds,
         "patent_type": pc.coalesce(type_from_text, type_from_kind),
         "title": column("title"),
@@ -137,43 +138,69 @@ def clean(values: pa.Array) -> pa.Array:
     """`normalize.clean` over a column: trimmed, empty cells and placeholders (`-`, `无` …) null.
 
     Arrow's trimming strips exactly the characters str.strip() does (checked over all of
-    Unicode in the tests); only short cells can be placeholders.
+    Unicode in the tests); only short cells can be placeholders, and they are nulled through
+    the validity bitmap, leaving the text buffers as they are.
     """
-    trimmed = pc.utf8_trim_whitespace(values)
-    short = pc.fill_null(pc.less_equal(pc.binary_length(trimmed), _MARKER_BYTES), False)
-    if not pc.any(short).as_py():
+    trimmed = pc.utf8_trim_whitespace(values.cast(pa.string()))
+    length = len(trimmed)
+    offsets = np.frombuffer(trimmed.buffers()[1], dtype=np.int32)[trimmed.offset:trimmed.offset + length + 1]
+    short = np.flatnonzero(np.diff(offsets) <= _MARKER_BYTES)
+    if not len(short):
         return trimmed
-    candidates = trimmed.filter(short)
-    candidates = pc.if_else(pc.is_in(pc.utf8_lower(candidates), _EMPTY_MARKERS), pa.scalar(None, pa.string()),
-                            candidates)
-    return pc.replace_with_mask(trimmed, short, candidates)
+    marker = pc.is_in(pc.utf8_lower(trimmed.take(pa.array(short))), value_set=_EMPTY_MARKERS)
+    marked = short[marker.to_numpy(zero_copy_only=False)]
+    if not len(marked):
+        return trimmed
+    valid = trimmed.is_valid().to_numpy(zero_copy_only=False) if trimmed.null_count else np.ones(length, dtype=bool)
+    valid[marked] = False
+    if trimmed.offset:
+        return pc.if_else(pa.array(valid), trimmed, pa.scalar(None, pa.string()))
+    return pa.Array.from_buffers(pa.string(), length, [pa.array(valid).buffers()[1], *trimmed.buffers()[1:]])
 
 
-_MEMO_LIMIT = 200_000  # distinct values remembered per parser; beyond that, parsed again per batch
-_memo: dict[Callable, dict] = {}
+_MEMO_LIMIT = 200_000  # distinct values remembered per parser; beyond that, the memory starts again
+
+
+@dataclass
+class _Memo:
+    """What a parser made of each value seen so far, as Arrow arrays (looked up with `index_in`)."""
+
+    values: pa.Array
+    results: pa.Array
+    reasons: pa.Array
+
+
+_memos: dict[Callable, _Memo] = {}
 
 
 def by_distinct_value(values: pa.Array, parse: Callable, out_type: pa.DataType) -> tuple[pa.Array, pa.Array]:
     """`parse` applied once per distinct value (null included): the parsed column and the reasons.
 
-    Results are remembered across batches (dates, codes and applicant lists repeat throughout a file).
+    Results are remembered across batches (dates, codes and types repeat throughout a file), so a
+    batch only calls `parse` for values no earlier batch had.
     """
     encoded = pc.dictionary_encode(values, null_encoding="encode")
-    memo = _memo.setdefault(parse, {})
-    if len(memo) > _MEMO_LIMIT:
-        memo.clear()
-    results, reasons = [], []
-    for value in encoded.dictionary.to_pylist():
-        found = memo.get(value)
-        if found is None:
+    distinct = encoded.dictionary
+    memo = _memos.get(parse)
+    if memo is None or memo.results.type != out_type or len(memo.values) > _MEMO_LIMIT:
+        memo = _memos[parse] = _Memo(pa.array([], pa.string()), pa.array([], out_type), pa.array([], pa.string()))
+    where = pc.index_in(distinct, value_set=memo.values)
+    if where.null_count:
+        new = distinct.filter(pc.is_null(where)).to_pylist()
+        results, reasons = [], []
+        for value in new:
             try:
-                found = memo[value] = (parse(value), None)
+                results.append(parse(value))
+                reasons.append(None)
             except ValueError as exc:
-                found = memo[value] = (None, str(exc))
-        results.append(found[0])
-        reasons.append(found[1])
-    indices = encoded.indices
-    return pa.array(results, out_type).take(indices), pa.array(reasons, pa.string()).take(indices)
+                results.append(None)
+                reasons.append(str(exc))
+        memo.values = pa.concat_arrays([memo.values, pa.array(new, pa.string())])
+        memo.results = pa.concat_arrays([memo.results, pa.array(results, out_type)])
+        memo.reasons = pa.concat_arrays([memo.reasons, pa.array(reasons, pa.string())])
+        where = pc.index_in(distinct, value_set=memo.values)
+    where = where.take(encoded.indices)
+    return memo.results.take(where), memo.reasons.take(where)
 
 
 def fast_or_exact(values: pa.Array, fast: Callable, parse: Callable, out_type: pa.DataType) -> tuple[pa.Array, pa.Array]:
@@ -190,36 +217,84 @@ def fast_or_exact(values: pa.Array, fast: Callable, parse: Callable, out_type: p
 
 
 def publication_numbers(values: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """Cleaned publication numbers → (number, kind, reason)."""
-    numbers, reasons = fast_or_exact(values, _fast_publication, nz.publication_number,
+    """Cleaned publication numbers → (number, kind, reason); numbers already in canonical form pass as they are."""
+    ready = _matches(values, _CANONICAL_PUBLICATION)
+    us = pc.starts_with(values, "US")
+    if pc.any(us).as_py():  # zero-padded US grant numbers are not canonical
+        ready = pc.and_(ready, pc.invert(pc.fill_null(pc.match_substring_regex(values, "^US[A-Z]{0,2}0"), False)))
+    if pc.all(ready).as_py():
+        return values, _kind_suffix(values), pa.nulls(len(values), pa.string())
+    rest = pc.invert(ready)
+    numbers, reasons = fast_or_exact(values.filter(rest), _fast_publication, nz.publication_number,
                                      pa.struct([("number", pa.string()), ("kind", pa.string())]))
     # the struct holds (number, kind); the parser returns a tuple, Arrow takes it positionally
-    return pc.struct_field(numbers, 0), pc.struct_field(numbers, 1), reasons
+    done = values.filter(ready)
+    mask = rest.to_numpy(zero_copy_only=False)
+    return (_scatter(done, pc.struct_field(numbers, 0), mask), _scatter(_kind_suffix(done), pc.struct_field(numbers, 1), mask),
+            _scatter(pa.nulls(len(done), pa.string()), reasons, mask))
+
+
+def application_numbers(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Cleaned application numbers → (number, reason); `[CN]202110123456.7` pass with the CN prefix."""
+    ready = _matches(values, _CANONICAL_CN_APPLICATION)
+    if pc.all(ready).as_py():
+        return _with_cn(values), pa.nulls(len(values), pa.string())
+    rest = pc.invert(ready)
+    numbers, reasons = fast_or_exact(values.filter(rest), _fast_application_number, nz.application_number, pa.string())
+    mask = rest.to_numpy(zero_copy_only=False)
+    done = values.filter(ready)
+    return _scatter(_with_cn(done), numbers, mask), _scatter(pa.nulls(len(done), pa.string()), reasons, mask)
+
+
+def _matches(values: pa.Array, pattern: str) -> pa.Array:
+    """Rows matching `pattern`; null rows count as matching (they pass through as null)."""
+    return pc.fill_null(pc.match_substring_regex(values, pattern), True)
+
+
+def _kind_suffix(numbers: pa.Array) -> pa.Array:
+    """The kind of a canonical number: a final letter, or a letter and digit (a number ends in 3+ digits)."""
+    last, last_two = pc.utf8_slice_codeunits(numbers, -1), pc.utf8_slice_codeunits(numbers, -2)
+    lettered = pc.utf8_is_alpha(pc.utf8_slice_codeunits(last_two, 0, 1))
+    return pc.if_else(pc.utf8_is_alpha(last), last, pc.if_else(lettered, last_two, pa.scalar(None, pa.string())))
+
+
+def _with_cn(numbers: pa.Array) -> pa.Array:
+    return pc.if_else(pc.starts_with(numbers, "CN"), numbers, pc.utf8_replace_slice(numbers, 0, 0, "CN"))
 
 
 def split_multi(values: pa.Array) -> pa.Array:
-    """`normalize.split_multi` over a cleaned column: lists split on `;` `；` newline `|`, never commas."""
-    parts = _split(values, _LIST_SEPARATORS)
+    """`normalize.split_multi` over a cleaned column: lists split on `;` `；` newline `|`, never commas.
+
+    Names repeat down a file, so each distinct cell is split once.
+    """
+    encoded = pc.dictionary_encode(values, null_encoding="encode")
+    parts = _split(encoded.dictionary, _LIST_SEPARATORS)
     items = clean(pc.list_flatten(parts))
-    return _rebuild_lists(len(values), pc.list_parent_indices(parts), items)
+    return _rebuild_lists(len(encoded.dictionary), pc.list_parent_indices(parts), items).take(encoded.indices)
 
 
 def citations(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     """`normalize.publication_list` over a cleaned column: (normalised lists, first bad token's reason)."""
-    parts = _split(values, _CITATION_SEPARATORS)
+    encoded = pc.dictionary_encode(values, null_encoding="encode")
+    distinct = encoded.dictionary
+    parts = _split(distinct, _CITATION_SEPARATORS)
     parents = pc.list_parent_indices(parts)
     numbers, _kinds, reasons = publication_numbers(clean(pc.list_flatten(parts)))
-    row_reasons = np.full(len(values), None, dtype=object)
+    row_reasons = np.full(len(distinct), None, dtype=object)
     bad = pc.indices_nonzero(pc.is_valid(reasons)).to_numpy()
     parent_of = parents.to_numpy()
     for index in bad[::-1]:  # the first bad token of a row wins
         row_reasons[parent_of[index]] = reasons[int(index)].as_py()
-    return _dedupe_lists(_rebuild_lists(len(values), parents, numbers)), pa.array(row_reasons, pa.string())
+    lists = _dedupe_lists(_rebuild_lists(len(distinct), parents, numbers))
+    return lists.take(encoded.indices), pa.array(row_reasons, pa.string()).take(encoded.indices)
 
 
 def _split(values: pa.Array, separators: tuple[str, ...]) -> pa.Array:
+    data = values.buffers()[2]
+    text = data.to_pybytes() if data is not None else b""
     for separator in separators:
-        values = pc.replace_substring(values, separator, ";")
+        if separator.encode() in text:  # a bytes search over the whole column is far cheaper than a replace
+            values = pc.replace_substring(values, separator, ";")
     return pc.split_pattern(values, ";")
 
 
@@ -269,21 +344,18 @@ def _rebuild_lists(length: int, parents: pa.Array, items: pa.Array) -> pa.Array:
 
 
 def _dedupe_lists(lists: pa.Array) -> pa.Array:
-    """Drop repeats within each list (order kept); only rows that have repeats go through Python."""
+    """Drop repeats within each list, keeping each item's first place."""
     items = pc.list_flatten(lists)
-    if len(items) == len(lists) or not len(items):
-        if not (pc.list_value_length(lists).to_numpy(zero_copy_only=False) > 1).any():
-            return lists
-    codes = pc.dictionary_encode(items).indices.to_numpy().astype(np.int64)
-    keys = pc.list_parent_indices(lists).to_numpy().astype(np.int64) * (int(codes.max(initial=0)) + 1) + codes
-    keys.sort()
-    repeated = keys[1:][keys[1:] == keys[:-1]]
-    if not len(repeated):
+    if not len(items):
         return lists
-    python = lists.to_pylist()
-    for row in np.unique(repeated // (int(codes.max()) + 1)).tolist():
-        python[row] = list(dict.fromkeys(python[row]))
-    return pa.array(python, _STRS)
+    parents = pc.list_parent_indices(lists).to_numpy().astype(np.int64)
+    codes = pc.dictionary_encode(items).indices.to_numpy().astype(np.int64)
+    _, first = np.unique(parents * (int(codes.max()) + 1) + codes, return_index=True)
+    if len(first) == len(items):
+        return lists
+    keep = np.zeros(len(items), dtype=bool)
+    keep[first] = True
+    return _rebuild_lists(len(lists), pa.array(parents[keep]), items.filter(pa.array(keep)))
 
 
 def _concat_lists(first: pa.Array, second: pa.Array) -> pa.Array:

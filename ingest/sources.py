@@ -15,9 +15,12 @@ import csv
 import datetime as dt
 import gzip
 import io
+import queue
+import re
 import shutil
 import sys
 import tempfile
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -146,9 +149,10 @@ class _TableReader:
         if suffix in (".xlsx", ".xlsm") or self.fmt == "xlsx":
             raise IngestError(f"{label}: named or forced as XLSX but is not an XLSX workbook (not a zip archive)")
         if self.fmt in (None, "uspto-xml") and _looks_like_xml(opener):
-            encoding = "utf-8"  # each XML document declares its own; a damaged one is quarantined alone
+            text_encoding = TextEncoding("utf-8")  # each XML document declares its own; a damaged one is quarantined alone
         else:
-            encoding = detect_encoding(label, opener)
+            text_encoding = detect_encoding(label, opener)
+        encoding = text_encoding.name
         kind = _text_kind(label, opener, encoding, suffix) if self.fmt in (None, *VENDOR_COLUMNS) else self.fmt
         if self.fmt in VENDOR_COLUMNS:
             if kind == "uspto-xml":
@@ -162,7 +166,7 @@ class _TableReader:
             table.format, table.encoding = fmt_label, encoding
             yield table
             return
-        yield self._csv_table(label, opener, encoding, fmt_label, "\t" if kind == "tsv" else None)
+        yield self._csv_table(label, opener, text_encoding, fmt_label, "\t" if kind == "tsv" else None)
 
     def _open_zip(self, label: str, opener: Callable[[], BinaryIO], wrapper: str) -> Iterator[SourceTable]:
         with contextlib.ExitStack() as stack:
@@ -193,10 +197,11 @@ class _TableReader:
 
                 yield from self.open(member_label, member_opener, Path(member).suffix.lower(), "zip")
 
-    def _csv_table(self, label, opener, encoding, fmt_label, delimiter) -> SourceTable:
+    def _csv_table(self, label, opener, text_encoding: TextEncoding, fmt_label, delimiter) -> SourceTable:
+        encoding = text_encoding.name
         if delimiter is None:
             delimiter = _sniff_delimiter(opener, encoding)
-        with io.TextIOWrapper(opener(), encoding=encoding, newline="") as text:
+        with io.TextIOWrapper(opener(), encoding=encoding, errors="replace", newline="") as text:
             header_index, header = self._find_header(label, csv.reader(text, delimiter=delimiter), with_index=True)
         if self.fmt in VENDOR_COLUMNS:
             present = {header_key(h) for h in header}
@@ -206,7 +211,7 @@ class _TableReader:
                                   f" {', '.join(missing)} column (it reads: {', '.join(map(str, header[:10]))})")
         columns = map_headers(header, self.synonyms)
         return SourceTable(label, fmt_label, encoding, columns,
-                           _csv_batches(label, opener, encoding, delimiter, header_index, header, columns))
+                           _csv_batches(label, opener, text_encoding, delimiter, header_index, header, columns))
 
     def _xlsx_table(self, label: str, handle: BinaryIO, fmt_label: str) -> SourceTable:
         import openpyxl
@@ -284,28 +289,33 @@ class SourceBatch:
         return SourceRow(0, None, [self.cells.column(i)[index].as_py() for i in range(self.cells.num_columns)]).raw()
 
 
-_BLOCK_BYTES = 4 << 20
+_BLOCK_BYTES = 8 << 20  # about 13k rows of a CNIPA export: large enough that per-block costs vanish
 
 
-def _csv_batches(label: str, opener: Callable[[], BinaryIO], encoding: str, delimiter: str, header_index: int,
-                 header: list, columns: ColumnMap) -> Iterator[SourceRow | SourceBatch]:
-    """Data rows in Arrow blocks; rows with the wrong number of columns come singly, as problems.
+def _csv_batches(label: str, opener: Callable[[], BinaryIO], text_encoding: TextEncoding, delimiter: str,
+                 header_index: int, header: list, columns: ColumnMap) -> Iterator[SourceRow | SourceBatch]:
+    """Data rows in Arrow blocks; rows with the wrong number of columns or damaged bytes come singly, as problems.
 
     Arrow's reader numbers every row it could not split into the header's columns; the rows of
     a block are the positions left between those, so positions stay exact without a row loop.
+    A file with damaged bytes (and every GB18030 file) is read through `_Transcoder`, which marks them.
+    Blocks are parsed one ahead in a thread, so parsing overlaps the normalisation of the block before.
     """
     width = len(header)
     names = [f"c{i}" for i in range(width)]
     odd_rows: list[tuple[int, str]] = []
+    encoding = text_encoding.name
 
     def odd_row(row) -> str:
         odd_rows.append((row.number - header_index - 1, row.text))
         return "skip"
 
-    arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
+    marked = text_encoding.damaged or encoding == "gb18030"
+    arrow_encoding = "utf8" if marked or encoding in ("utf-8", "utf-8-sig") else encoding
     next_position = 1
     pending_odd: set[int] = set()
-    with opener() as handle:
+    with contextlib.ExitStack() as stack:
+        handle = _Transcoder(label, opener, encoding) if marked else stack.enter_context(opener())
         try:
             reader = pa_csv.open_csv(
                 handle,
@@ -316,28 +326,92 @@ def _csv_batches(label: str, opener: Callable[[], BinaryIO], encoding: str, deli
                 convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
                                                       strings_can_be_null=False, quoted_strings_can_be_null=False),
             )
-            for block in reader:
-                odd = sorted(odd_rows)
-                odd_rows.clear()
+            for block, odd in _read_ahead(reader, odd_rows):
+                if block is None:  # rows after the last block
+                    for position, text in odd:
+                        row = _odd_row(position, text, delimiter, width, columns, encoding)
+                        if row is not None:
+                            yield row
+                    break
                 pending_odd.update(p for p, _ in odd)
                 positions, next_position = _block_positions(next_position, block.num_rows, pending_odd)
                 for position, text in odd:
-                    row = _odd_row(position, text, delimiter, width, columns)
+                    row = _odd_row(position, text, delimiter, width, columns, encoding)
                     if row is not None:
                         yield row
                 blank = _blank_rows(block)
                 if blank is not None:
                     block, positions = block.filter(pc.invert(blank)), positions[~blank.to_numpy(zero_copy_only=False)]
+                if marked:
+                    damaged = _marked_rows(block)
+                    if damaged is not None:
+                        for index in np.flatnonzero(damaged):
+                            cells = [column[int(index)].as_py() for column in block.columns]
+                            yield SourceRow(int(positions[index]), None, unmarked(cells),
+                                            marked_problem(cells, encoding), "encoding")
+                        block, positions = block.filter(pa.array(~damaged)), positions[~damaged]
                 if block.num_rows:
                     yield SourceBatch(positions, block)
-            for position, text in sorted(odd_rows):  # rows after the last block
-                row = _odd_row(position, text, delimiter, width, columns)
-                if row is not None:
-                    yield row
         except pa.ArrowInvalid as exc:
             raise IngestError(f"{label}: cannot be parsed as CSV after data row {next_position - 1} ({exc})") from None
         except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
             raise IngestError(f"{label}: damaged data after data row {next_position - 1} ({exc})") from None
+
+
+def _read_ahead(reader, odd_rows: list) -> Iterator[tuple[pa.RecordBatch | None, list]]:
+    """The reader's blocks, each with the rows Arrow set aside up to it, parsed one block ahead in a thread.
+
+    Arrow releases the GIL while it parses, so the next block is parsed while this one is normalised.
+    Ends with (None, rows set aside after the last block); the reader's errors are raised here.
+    """
+    ready: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def parse() -> None:
+        try:
+            for block in reader:
+                odd = sorted(odd_rows)
+                odd_rows.clear()
+                if not put((block, odd)):
+                    return
+            put((None, sorted(odd_rows)))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(exc)
+
+    worker = threading.Thread(target=parse, name="csv-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = ready.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            if item[0] is None:
+                return
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _marked_rows(block: pa.RecordBatch) -> np.ndarray | None:
+    """Rows holding a damaged-byte mark, or None."""
+    damaged = None
+    for column in block.columns:
+        data = column.buffers()[2]
+        if data is None or _MARK.encode() not in data.to_pybytes():
+            continue
+        hit = pc.fill_null(pc.match_substring(column, _MARK), False).to_numpy(zero_copy_only=False)
+        damaged = hit if damaged is None else damaged | hit
+    return damaged if damaged is not None and damaged.any() else None
 
 
 def _block_positions(start: int, count: int, odd: set[int]) -> tuple[np.ndarray, int]:
@@ -358,10 +432,14 @@ def _block_positions(start: int, count: int, odd: set[int]) -> tuple[np.ndarray,
     return positions, end
 
 
-def _odd_row(position: int, text: str, delimiter: str, width: int, columns: ColumnMap) -> SourceRow | None:
+def _odd_row(position: int, text: str, delimiter: str, width: int, columns: ColumnMap,
+             encoding: str) -> SourceRow | None:
     cells = next(csv.reader([text], delimiter=delimiter), [])
     if not any(c.strip() for c in cells):
         return None  # a blank line keeps its number but is not a record
+    problem = marked_problem(cells, encoding)
+    if problem is not None:
+        return SourceRow(position, None, unmarked(cells), problem, "encoding")
     if len(cells) > width and not any(c.strip() for c in cells[width:]):
         cells = cells[:width]  # trailing empty cells some exporters add
     if len(cells) != width:
@@ -446,23 +524,126 @@ def _looks_like_xml(opener: Callable[[], BinaryIO]) -> bool:
     return head.lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b"<?xml")
 
 
-def detect_encoding(label: str, opener: Callable[[], BinaryIO]) -> str:
-    """`utf-8-sig`, `utf-16`, `utf-8` or `gb18030`: strict UTF-8 is tried over the whole file first."""
+@dataclass(frozen=True)
+class TextEncoding:
+    """How a text export is encoded, and whether some of its bytes are not (those rows are quarantined)."""
+
+    name: str  # utf-8, utf-8-sig, utf-16 or gb18030
+    damaged: bool = False  # undecodable bytes or NUL bytes past the first 8 KB
+
+
+_BINARY_HEAD = 8192  # a NUL this early means a binary file; later, one damaged row
+_TOLERATED_BYTES = 4096  # at most one undecodable spot per this many bytes before the file is not text at all
+
+
+def detect_encoding(label: str, opener: Callable[[], BinaryIO]) -> TextEncoding:
+    """A BOM decides; otherwise UTF-8, checked over the whole file (Arrow's validation, 8 MB at a time).
+
+    Where UTF-8 fails, the first failing chunk decides between UTF-8 with a few damaged rows and
+    GB18030: whichever leaves fewer undecodable spots there, UTF-8 on a tie. When even the better
+    one leaves more than one spot per 4 KB, the file is not text in a supported encoding.
+    """
     with opener() as handle:
         head = handle.read(4)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        candidates = ["utf-16"]
-    elif head.startswith(codecs.BOM_UTF8):
-        candidates = ["utf-8-sig"]
-    else:
-        candidates = ["utf-8", "gb18030"]
-    failure = ""
-    for encoding in candidates:
-        problem = _decode_problem(label, opener, encoding)
-        if problem is None:
-            return encoding
-        failure += f"; not {encoding}: {problem}"
-    raise IngestError(f"{label}: not a text export in a supported encoding{failure}")
+        problem = _decode_problem(label, opener, "utf-16")
+        if problem:
+            raise IngestError(f"{label}: not a text export in a supported encoding; not utf-16: {problem}")
+        return TextEncoding("utf-16")
+    name = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+    damaged = False
+    for offset, chunk in _line_chunks(label, opener):
+        nul = chunk.find(b"\x00")
+        if nul >= 0 and offset + nul < _BINARY_HEAD:
+            raise IngestError(f"{label}: not a text export in a supported encoding; binary data (NUL byte at offset"
+                              f" {offset + nul})")
+        if _valid_utf8(chunk):
+            damaged = damaged or nul >= 0
+            continue
+        tolerated = max(1, len(chunk) // _TOLERATED_BYTES)
+        spots = {encoding: _undecodable(chunk, encoding, tolerated) for encoding in ("utf-8", "gb18030")}
+        best = min(spots, key=lambda e: len(spots[e]))  # utf-8 first: it wins a tie
+        if len(spots[best]) > tolerated:
+            reasons = "; ".join(f"not {e}: undecodable bytes at offset {offset + spots[e][0]}" for e in spots)
+            raise IngestError(f"{label}: not a text export in a supported encoding; {reasons}")
+        if best == "gb18030" and name == "utf-8":
+            return TextEncoding("gb18030", damaged=True)  # transcoded by us; damaged rows are found on the way
+        damaged = True
+    return TextEncoding(name, damaged)
+
+
+def _line_chunks(label: str, opener: Callable[[], BinaryIO]) -> Iterator[tuple[int, bytes]]:
+    """The stream in about 8 MB pieces cut after a newline (never inside a UTF-8 or GB18030 character)."""
+    offset, rest = 0, b""
+    with opener() as handle:
+        while True:
+            data = _read_chunk(label, handle, offset + len(rest), 8 * _CHUNK)
+            if not data:
+                break
+            data = rest + data
+            cut = data.rfind(b"\n") + 1
+            if cut == 0 and len(data) < 64 * _CHUNK:  # no line end yet
+                rest = data
+                continue
+            cut = cut or len(data)
+            yield offset, data[:cut]
+            offset, rest = offset + cut, data[cut:]
+    if rest:
+        yield offset, rest
+
+
+def _valid_utf8(chunk: bytes) -> bool:
+    text = pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(np.array([0, len(chunk)], np.int32)),
+                                                  pa.py_buffer(chunk)])
+    try:
+        text.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+# Each undecodable byte sequence and NUL byte becomes `\uffff<offset>:<hex bytes>\uffff` in the text
+# Arrow parses (U+FFFF is a noncharacter no export contains), so the row that holds it is found
+# and quarantined with the byte's offset in the file; the other rows are read as usual.
+_MARK = "\uffff"
+_MARKS = re.compile("\uffff(\\d+):([0-9a-f]+)\uffff")
+
+
+class _Spots(threading.local):
+    """Where the decoder met undecodable bytes: the `patentgraph-spots` error handler notes them here."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[int, bytes]] = []
+        self.limit = 0
+        self.base = 0  # the chunk's offset in the stream, for marks
+
+
+class _TooMany(Exception):
+    pass
+
+
+_spots = _Spots()
+
+
+def _note_spot(exc: UnicodeDecodeError) -> tuple[str, int]:
+    damaged = exc.object[exc.start:exc.end]
+    _spots.found.append((exc.start, damaged))
+    if _spots.limit and len(_spots.found) > _spots.limit:
+        raise _TooMany
+    return f"{_MARK}{_spots.base + exc.start}:{damaged.hex()}{_MARK}", exc.end
+
+
+codecs.register_error("patentgraph-spots", _note_spot)
+
+
+def _undecodable(chunk: bytes, encoding: str, limit: int) -> list[int]:
+    """Offsets in `chunk` of its undecodable byte sequences, at most `limit` + 1 of them."""
+    _spots.found, _spots.limit, _spots.base = [], limit, 0
+    try:
+        chunk.decode(encoding, errors="patentgraph-spots")
+    except _TooMany:
+        pass
+    return [start for start, _damaged in _spots.found]
 
 
 def _decode_problem(label: str, opener: Callable[[], BinaryIO], encoding: str) -> str | None:
@@ -470,9 +651,6 @@ def _decode_problem(label: str, opener: Callable[[], BinaryIO], encoding: str) -
     offset = 0
     with opener() as handle:
         while chunk := _read_chunk(label, handle, offset):
-            nul = chunk.find(b"\x00") if encoding != "utf-16" else -1
-            if nul >= 0:
-                return f"binary data (NUL byte at offset {offset + nul})"
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
@@ -485,8 +663,65 @@ def _decode_problem(label: str, opener: Callable[[], BinaryIO], encoding: str) -
     return None
 
 
-def _read_chunk(label: str, handle: BinaryIO, offset: int) -> bytes:
+
+
+class _Transcoder(io.RawIOBase):
+    """A text stream re-encoded as UTF-8, undecodable bytes and NUL bytes replaced by marks."""
+
+    def __init__(self, label: str, opener: Callable[[], BinaryIO], encoding: str):
+        self.chunks = _line_chunks(label, opener)
+        self.encoding = "utf-8" if encoding == "utf-8-sig" else encoding
+        self.pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self.pending:
+            item = next(self.chunks, None)
+            if item is None:
+                return 0
+            self.pending = memoryview(self._transcode(*item))
+        size = min(len(buffer), len(self.pending))
+        buffer[:size] = self.pending[:size]
+        self.pending = self.pending[size:]
+        return size
+
+    def _transcode(self, offset: int, chunk: bytes) -> bytes:
+        if offset == 0 and chunk.startswith(codecs.BOM_UTF8) and self.encoding == "utf-8":
+            chunk, offset = chunk[3:], 3
+        _spots.found, _spots.limit, _spots.base = [], 0, offset
+        text = chunk.decode(self.encoding, errors="patentgraph-spots")
+        if "\x00" in text:
+            text = _mark_nul(text, offset, chunk)
+        return text.encode("utf-8")
+
+
+def _mark_nul(text: str, offset: int, chunk: bytes) -> str:
+    """NUL bytes marked with their offset (found in the raw chunk: text offsets differ from byte offsets)."""
+    nul_offsets = iter(m.start() + offset for m in re.finditer(b"\x00", chunk))
+    return re.sub("\x00", lambda _m: f"{_MARK}{next(nul_offsets)}:00{_MARK}", text)
+
+
+def marked_problem(cells: list, encoding: str) -> str | None:
+    """Why a row with marks cannot be read, naming the first damaged byte's offset; None without marks."""
+    for cell in cells:
+        match = _MARKS.search(cell) if isinstance(cell, str) and _MARK in cell else None
+        if match:
+            offset, hex_bytes = match.groups()
+            more = sum(len(_MARKS.findall(c)) for c in cells if isinstance(c, str)) - 1
+            what = "a NUL byte" if hex_bytes == "00" else f"bytes {hex_bytes} that are not {encoding}"
+            return f"{what} at byte offset {offset}" + (f" (and {more} more damaged spots in the row)" if more else "")
+    return None
+
+
+def unmarked(cells: list) -> list:
+    """The cells with marks shown as U+FFFD, for the quarantine."""
+    return [_MARKS.sub("\ufffd", c) if isinstance(c, str) else c for c in cells]
+
+
+def _read_chunk(label: str, handle: BinaryIO, offset: int, size: int = _CHUNK) -> bytes:
     try:
-        return handle.read(_CHUNK)
+        return handle.read(size)
     except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt gzip/zip stream
         raise IngestError(f"{label}: damaged compressed data near offset {offset} ({exc})") from None

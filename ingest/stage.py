@@ -9,18 +9,25 @@ re-ingesting an unchanged file a no-op.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree import ElementTree
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from lxml import etree
 
 from graph.contracts import CONTRACTS
 from graph.progress import track
@@ -130,16 +137,22 @@ def run_ingest(kind: _Kind, workspace: Workspace, paths: list[Path], run_id: str
     )
 
 
+_DAMAGED = (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile, ElementTree.ParseError, etree.XMLSyntaxError)
+
+
 def _read_file(kind: _Kind, path: Path, fmt: str | None, merger: _Merger) -> tuple[list[FileCount], Quarantine]:
     """Stage every table in `path` with the merger; rejected rows go to the returned quarantine."""
     rejected = Quarantine(kind.stage)
     counts: list[FileCount] = []
     merger.begin_file()
-    for source in open_tables(path.resolve(), kind.synonyms, kind.required, fmt, kind.xml_reader):
-        count = FileCount(Path(source.label), source.format, source.encoding,
-                          unmapped_columns=source.columns.unmapped)
-        _read_table(kind, source, count, rejected, merger)
-        counts.append(count)
+    try:
+        for source in open_tables(path.resolve(), kind.synonyms, kind.required, fmt, kind.xml_reader):
+            count = FileCount(Path(source.label), source.format, source.encoding,
+                              unmapped_columns=source.columns.unmapped)
+            _read_table(kind, source, count, rejected, merger)
+            counts.append(count)
+    except _DAMAGED as exc:  # a truncated or corrupted gzip / zip / XLSX stream, wherever the reader meets it
+        raise IngestError(f"{path.resolve()}: damaged file, cannot be read ({type(exc).__name__}: {exc})") from None
     if not counts:
         raise IngestError(f"{path.resolve()}: holds no table to ingest")
     return counts, rejected
@@ -225,10 +238,13 @@ class _Orphans:
 class _Merger:
     """Stages records on disk and writes the merged table in row groups, so memory stays flat.
 
-    Only keys are held: every key seen, and the keys seen more than once. Pass one spills each
+    Only keys are held, as 64-bit hashes in sorted numpy runs (8 bytes a key, not a Python
+    string in a set): every key seen, and the keys seen more than once. Pass one spills each
     file's records to an Arrow file in a scratch folder; pass two streams the existing table
-    and the spills into the new table, holding back just the records whose key repeats, which
-    are merged in source order (the first keeps its provenance) and written last.
+    and the spills into the new table, holding back just the records whose key hash repeats,
+    which are merged by their key text in source order (the first keeps its provenance) and
+    written last. Two different keys sharing a hash (odds about 1e-7 at 1.5 M keys) would only
+    be held back together and count one merge too many; the records themselves stay apart.
     """
 
     def __init__(self, workspace: Workspace, kind: _Kind):
@@ -236,10 +252,10 @@ class _Merger:
         self.key = CONTRACTS[kind.table].key[0]
         self.schema = pa.schema([f.with_nullable(True) for f in CONTRACTS[kind.table].schema])
         self.scratch_parent = workspace.root / "ingest"
-        self.seen: set[str] = set()
-        self.repeated: set[str] = set()
+        self.seen = _HashRuns()
+        self.file_keys = _HashRuns()
+        self.repeated: list[np.ndarray] = []
         self.sources: list[Path] = []
-        self.file_keys: set[str] = set()
         self.spill: pa.ipc.RecordBatchFileWriter | None = None
 
     def __enter__(self) -> _Merger:
@@ -257,20 +273,20 @@ class _Merger:
 
     def add_existing(self, table_path: Path) -> None:
         for batch in pq.ParquetFile(table_path).iter_batches(columns=[self.key]):
-            self.seen.update(batch.column(0).to_pylist())
+            hashes = np.unique(key_hashes(batch.column(0)))
+            self.seen.add(hashes[~self.seen.contains(hashes)])
         self.sources.append(table_path)
 
     def begin_file(self) -> None:
-        self.file_keys = set()
+        self.file_keys = _HashRuns()
 
     def add(self, batch: pa.RecordBatch, count: FileCount) -> None:
-        seen, file_keys = self.seen, self.file_keys
-        for key in batch.column(self.key).to_pylist():
-            if key in seen or key in file_keys:
-                self.repeated.add(key)
-                count.merged += 1
-            else:
-                file_keys.add(key)
+        hashes = key_hashes(batch.column(self.key))
+        distinct, occurrences = np.unique(hashes, return_counts=True)
+        known = self.seen.contains(distinct) | self.file_keys.contains(distinct)
+        count.merged += len(hashes) - len(distinct) + int(known.sum())
+        self.repeated.append(distinct[known | (occurrences > 1)])
+        self.file_keys.add(distinct[~known])
         if self.spill is None:
             path = self.scratch / f"{len(self.sources)}.arrow"
             self.spill = pa.ipc.new_file(path, self.schema)
@@ -278,29 +294,31 @@ class _Merger:
         self.spill.write_batch(batch)
 
     def commit_file(self) -> None:
-        self.seen |= self.file_keys
-        self.file_keys = set()
+        for run in self.file_keys.runs:
+            self.seen.add(run)
+        self.file_keys = _HashRuns()
         if self.spill is not None:
             self.spill.close()
             self.sources.append(self.spill_path)
             self.spill = None
 
     def discard_file(self) -> None:
-        self.file_keys = set()
+        self.file_keys = _HashRuns()
         if self.spill is not None:
             self.spill.close()
             self.spill_path.unlink(missing_ok=True)
             self.spill = None
 
     def write(self, workspace: Workspace, name: str, run_id: str, orphans: _Orphans) -> int:
-        repeated = pa.array(sorted(self.repeated), pa.string())
+        repeated = _HashRuns()
+        repeated.add(np.unique(np.concatenate([np.empty(0, np.uint64), *self.repeated])))
         held: dict[str, dict] = {}
         required = [f.name for f in CONTRACTS[name].schema if not f.nullable]
         with workspace.writer(name, run_id) as out:
             out.write = orphans.screen(out.write, required)
             for batch in self._batches():
                 if len(repeated):
-                    repeats = pc.is_in(batch.column(self.key), value_set=repeated)
+                    repeats = pa.array(repeated.contains(key_hashes(batch.column(self.key))))
                     for record in batch.filter(repeats).to_pylist():
                         kept = held.get(record[self.key])
                         if kept is None:
@@ -324,6 +342,69 @@ class _Merger:
                     reader = pa.ipc.open_file(source)
                     for index in range(reader.num_record_batches):
                         yield reader.get_batch(index)
+
+
+class _HashRuns:
+    """A set of uint64 hashes as a few sorted runs, each at most half the size of the one before
+    (so adding n hashes costs O(n log n) in all, and a lookup is one binary search per run)."""
+
+    def __init__(self) -> None:
+        self.runs: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return sum(len(run) for run in self.runs)
+
+    def add(self, distinct_new: np.ndarray) -> None:
+        """Add sorted hashes none of which is in the set yet."""
+        if not len(distinct_new):
+            return
+        self.runs.append(distinct_new)
+        while len(self.runs) > 1 and len(self.runs[-1]) * 2 > len(self.runs[-2]):
+            last = self.runs.pop()
+            self.runs[-1] = np.sort(np.concatenate([self.runs[-1], last]))
+
+    def contains(self, hashes: np.ndarray) -> np.ndarray:
+        found = np.zeros(len(hashes), dtype=bool)
+        for run in self.runs:
+            at = np.minimum(np.searchsorted(run, hashes), len(run) - 1)
+            found |= run[at] == hashes
+        return found
+
+
+_MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB), np.uint64(0x9E3779B97F4A7C15))
+
+
+def _splitmix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: every input bit changes about half the output bits."""
+    x = (x ^ (x >> np.uint64(30))) * _MIX[0]
+    x = (x ^ (x >> np.uint64(27))) * _MIX[1]
+    return x ^ (x >> np.uint64(31))
+
+
+def key_hashes(keys: pa.Array) -> np.ndarray:
+    """A 64-bit hash of each key, the same whatever batch the key comes in.
+
+    Plain ASCII keys of up to 24 bytes (publication numbers, credit codes, LEIs) are hashed from
+    their bytes padded into three words, with no Python object per key; any other key by pandas.
+    """
+    keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    keys = keys.cast(pa.string())
+    short = pc.and_(pc.less_equal(pc.binary_length(keys), 24), pc.string_is_ascii(keys))
+    short = pc.fill_null(short, False).to_numpy(zero_copy_only=False)
+    hashes = np.empty(len(keys), dtype=np.uint64)
+    if short.any():
+        padded = pc.utf8_rpad(keys.filter(pa.array(short)), 24, "\x00")
+        start = np.frombuffer(padded.buffers()[1], dtype=np.int32)[padded.offset]
+        words = np.frombuffer(padded.buffers()[2], dtype=np.uint8)[start:start + 24 * len(padded)].view(np.uint64)
+        words = words.reshape(len(padded), 3)
+        with np.errstate(over="ignore"):
+            mixed = _splitmix(words[:, 0] + _MIX[2])
+            mixed = _splitmix(mixed ^ words[:, 1])
+            hashes[short] = _splitmix(mixed ^ words[:, 2])
+    if not short.all():
+        others = keys.filter(pa.array(~short)).to_numpy(zero_copy_only=False)
+        hashes[~short] = pd.util.hash_array(others).astype(np.uint64)
+    return hashes
 
 
 def _keep_earlier_quarantine(workspace: Workspace, quarantine: Quarantine, reread: list[Path]) -> None:

@@ -1,0 +1,121 @@
+"""Damaged bytes inside a CSV export reject their row (field `encoding`, with the byte offset), not the file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from graph.workspace import Workspace
+from ingest import IngestError, ingest_patents
+from ingest.stage import _HashRuns, key_hashes
+
+HEADER = "公开（公告）号,申请号,申请日,发明名称,申请（专利权）人,分类号\n"
+
+
+def export_rows(count: int) -> list[str]:
+    return [f"CN{114000000 + i}A,CN2021101{i:05d}.7,2021-03-05,一种图像识别方法第{i}号,深圳市云图智能科技有限公司,G06N3/08\n"
+            for i in range(count)]
+
+
+def write_with_damage(path, rows: list[str], encoding: str, damage: dict[int, bytes]) -> dict[int, int]:
+    """Write header + rows; row i (0-based) gets damage[i] spliced after its title's first character.
+
+    Returns each damaged row's byte offset of the splice in the file.
+    """
+    data = bytearray(HEADER.encode(encoding))
+    offsets = {}
+    for index, row in enumerate(rows):
+        encoded = row.encode(encoding)
+        if index in damage:
+            cut = encoded.index("一种".encode(encoding)) + len("一".encode(encoding))
+            offsets[index] = len(data) + cut
+            encoded = encoded[:cut] + damage[index] + encoded[cut:]
+        data += encoded
+    path.write_bytes(bytes(data))
+    return offsets
+
+
+def quarantined(workspace: Workspace) -> list[dict]:
+    return sorted(workspace.read("quarantine").to_pylist(), key=lambda r: r["position"])
+
+
+def test_invalid_utf8_mid_file_rejects_only_its_row(tmp_path):
+    path = tmp_path / "export.csv"
+    offsets = write_with_damage(path, export_rows(300), "utf-8", {150: b"\xff\xfe", 280: b"\xc3"})
+    workspace = Workspace(tmp_path / "ws")
+    report = ingest_patents(workspace, [path], "run-1")
+    (count,) = report.per_file
+    assert (count.encoding, count.read, count.written, count.quarantined) == ("utf-8", 300, 298, 2)
+    rows = quarantined(workspace)
+    assert [(r["position"], r["field"]) for r in rows] == [(151, "encoding"), (281, "encoding")]
+    assert f"bytes ff that are not utf-8 at byte offset {offsets[150]}" in rows[0]["reason"]
+    assert "1 more damaged spots" in rows[0]["reason"]  # \xfe is a second undecodable byte
+    assert f"bytes c3 that are not utf-8 at byte offset {offsets[280]}" in rows[1]["reason"]
+    assert "CN114000150A" in rows[0]["raw"] and "\ufffd" in rows[0]["raw"]
+    numbers = set(workspace.read("patents", columns=["publication_number"]).column(0).to_pylist())
+    assert "CN114000149A" in numbers and "CN114000151A" in numbers and "CN114000150A" not in numbers
+
+
+def test_a_late_nul_byte_rejects_its_row_and_an_early_one_the_file(tmp_path):
+    late = tmp_path / "late.csv"
+    offsets = write_with_damage(late, export_rows(300), "utf-8", {250: b"\x00"})
+    assert offsets[250] > 8192
+    workspace = Workspace(tmp_path / "ws")
+    report = ingest_patents(workspace, [late], "run-1")
+    assert (report.read, report.written, report.quarantined) == (300, 299, 1)
+    (row,) = quarantined(workspace)
+    assert (row["position"], row["field"]) == (251, "encoding")
+    assert f"a NUL byte at byte offset {offsets[250]}" in row["reason"]
+
+    early = tmp_path / "early.csv"
+    write_with_damage(early, export_rows(20), "utf-8", {3: b"\x00"})
+    with pytest.raises(IngestError, match=r"early\.csv: not a text export .*binary data \(NUL byte at offset"):
+        ingest_patents(Workspace(tmp_path / "ws2"), [early], "run-1")
+
+
+def test_damaged_row_with_wrong_column_count_is_one_encoding_rejection(tmp_path):
+    path = tmp_path / "export.csv"
+    rows = export_rows(100)
+    rows[40] = rows[40].replace(",G06N3/08", ",G06N3/08,extra")
+    offsets = write_with_damage(path, rows, "utf-8", {40: b"\xfa"})
+    workspace = Workspace(tmp_path / "ws")
+    report = ingest_patents(workspace, [path], "run-1")
+    assert (report.read, report.written, report.quarantined) == (100, 99, 1)
+    (row,) = quarantined(workspace)
+    assert (row["position"], row["field"]) == (41, "encoding")
+    assert f"byte offset {offsets[40]}" in row["reason"]
+
+
+def test_gb18030_export_with_a_stray_byte(tmp_path):
+    path = tmp_path / "incopat.csv"
+    offsets = write_with_damage(path, export_rows(200), "gb18030", {120: b"\xff"})
+    workspace = Workspace(tmp_path / "ws")
+    report = ingest_patents(workspace, [path], "run-1")
+    (count,) = report.per_file
+    assert (count.encoding, count.read, count.written, count.quarantined) == ("gb18030", 200, 199, 1)
+    (row,) = quarantined(workspace)
+    assert row["position"] == 121 and f"bytes ff that are not gb18030 at byte offset {offsets[120]}" in row["reason"]
+    titles = workspace.read("patents", columns=["title"]).column(0).to_pylist()
+    assert "一种图像识别方法第7号" in titles  # the rest is decoded as GB18030
+
+
+def test_latin1_text_is_not_taken_for_damaged_utf8(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes(("公开号,发明名称\n" + "".join(f"CN{114000000 + i}A,Caf\xe9 \xe0 Z\xfcrich\n" for i in range(50)))
+                     .encode("latin-1", errors="replace").replace(b"?", b"X"))
+    with pytest.raises(IngestError, match=r"latin\.csv: not a text export in a supported encoding"):
+        ingest_patents(Workspace(tmp_path / "ws"), [path], "run-1")
+
+
+def test_key_hashes_are_stable_and_tell_keys_apart():
+    keys = pa.array([f"CN{300000000 + i}A" for i in range(200_000)] + ["US1234567B2", "US1234567B1", "中文键", "x" * 40])
+    hashes = key_hashes(keys)
+    assert len(np.unique(hashes)) == len(keys)
+    assert (key_hashes(keys.slice(5, 10)) == hashes[5:15]).all()  # a slice hashes like the whole
+    runs = _HashRuns()
+    for start in range(0, 200_000, 25_000):
+        chunk = np.unique(hashes[start:start + 25_000])
+        runs.add(chunk[~runs.contains(chunk)])
+    assert len(runs) == 200_000 and len(runs.runs) <= 4
+    assert runs.contains(hashes[:200_000]).all() and not runs.contains(hashes[200_000:]).any()
