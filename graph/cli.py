@@ -123,12 +123,15 @@ def match() -> None:
 
 
 @app.command("evaluate-matching")
-def evaluate_matching(labels: Annotated[Path, typer.Option(help="CSV: applicant_name,address,expected_firm_id")]) -> None:
-    """Precision, recall and F1 of the current matches against a labelled file."""
+def evaluate_matching(
+    labels: Annotated[Path, typer.Option(help="CSV: applicant_name,address,expected_firm_id")],
+    all_errors: Annotated[bool, typer.Option("--all-errors", help="List every error, not the first 30")] = False,
+) -> None:
+    """Precision, recall and F1 of the current matches against a labelled file, with the errors."""
     from matching import evaluate_matching as evaluate
 
     result = _guard(lambda: evaluate(state.workspace, labels))
-    typer.echo(result.summary())
+    typer.echo(result.summary(max_errors=None) if all_errors else result.summary())
 
 
 @app.command()

@@ -10,7 +10,6 @@ once with an address and once without is one applicant when the name has only on
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,7 +87,7 @@ def build_applicants(patents: pd.DataFrame, quarantine: Quarantine) -> Applicant
     table = pd.DataFrame([g.record(aid, parsed) for aid, g in groups.items()],
                          columns=["applicant_id", "name", "raw_variants", "normalized_name", "applicant_type",
                                   "country", "region", "city", "patent_count"])
-    dates = {aid: g.sorted_dates() for aid, g in groups.items()}
+    dates = _sorted_dates(filings, list(groups))
     addresses = {aid: frozenset(g.addresses) for aid, g in groups.items() if g.addresses}
     co_applicants: dict[str, set[str]] = {}
     by_patent: dict[str, list[str]] = {}
@@ -104,38 +103,47 @@ def build_applicants(patents: pd.DataFrame, quarantine: Quarantine) -> Applicant
 class _Group:
     """Running aggregate of one applicant's filings."""
 
-    __slots__ = ("key", "place", "names", "types", "patents", "dates", "addresses")
+    __slots__ = ("key", "place", "names", "types", "patents", "addresses")
 
     def __init__(self, key: str, place: tuple[str | None, str | None]):
         self.key, self.place = key, place
-        self.names: Counter = Counter()
-        self.types: Counter = Counter()
+        self.names: dict[str, int] = {}
+        self.types: dict[str, int] = {}
         self.patents: set[str] = set()
-        self.dates: list = []
         self.addresses: set[str] = set()
 
     def add(self, row: tuple, kind: str) -> None:
-        number, _, raw, own, _, day = row
-        self.names[raw] += 1
-        self.types[kind] += 1
+        number, _, raw, own, _, _ = row
+        self.names[raw] = self.names.get(raw, 0) + 1
+        self.types[kind] = self.types.get(kind, 0) + 1
         self.patents.add(number)
-        if day is not None and not pd.isna(day):
-            self.dates.append(day)
         address = geo.address_key(own)
         if address:
             self.addresses.add(address)
 
-    def sorted_dates(self) -> np.ndarray:
-        return np.sort(np.array(self.dates, dtype="datetime64[D]"))
-
     def record(self, aid: str, parsed: dict[str, ParsedName]) -> dict:
-        variants = [name for name, _ in self.names.most_common()]
-        typed = [t for t, _ in self.types.most_common() if t != "unknown"]
+        # most frequent first, ties in order of first appearance (as Counter.most_common)
+        variants = sorted(self.names, key=self.names.__getitem__, reverse=True)
+        typed = [t for t in sorted(self.types, key=self.types.__getitem__, reverse=True) if t != "unknown"]
         province, city = self.place
         return {"applicant_id": aid, "name": variants[0], "raw_variants": variants, "normalized_name": self.key,
                 "applicant_type": typed[0] if typed else "unknown",
                 "country": "CN" if (province or parsed[variants[0]].script == "zh") else None,
                 "region": province, "city": city, "patent_count": len(self.patents)}
+
+
+def _sorted_dates(filings: pd.DataFrame, order: list[str]) -> dict[str, np.ndarray]:
+    """applicant_id -> its sorted filing dates, sorted once for all applicants."""
+    if not order:
+        return {}
+    days = np.array(filings["application_date"].tolist(), dtype="datetime64[D]")
+    index = {aid: i for i, aid in enumerate(order)}
+    owner = np.array([index[aid] for aid in filings["applicant_id"].tolist()], dtype=np.int64)
+    known = ~np.isnat(days)
+    days, owner = days[known], owner[known]
+    sort = np.lexsort((days, owner))
+    parts = np.split(days[sort], np.cumsum(np.bincount(owner, minlength=len(order)))[:-1])
+    return dict(zip(order, parts, strict=True))
 
 
 def _locate(parsed: ParsedName, own: str | None, patent_address: str | None,

@@ -63,7 +63,7 @@ _EN_WORDS: dict[str, tuple[str, ...]] = {
     "government": (
         "department of", "department", "ministry", "agency", "administration", "commission", "government",
         "secretary", "navy", "army", "air force", "bureau", "office", "office of", "council", "authority",
-        "service", "services", "united states of america", "national aeronautics and space administration",
+        "service", "united states of america", "national aeronautics and space administration",
         "national institutes of health", "centers for disease control", "state of", "commonwealth of",
         "national science foundation", "federal", "county of", "city of", "republic", "represented by",
         "coast guard", "marine corps", "national guard", "environmental protection agency", "smithsonian",
@@ -87,6 +87,13 @@ _HAN_ONLY_RE = re.compile(r"^[\u4e00-\u9fff]+$")
 _MINORITY_NAME_RE = re.compile(r"^[\u4e00-\u9fff]{1,8}[·•・][\u4e00-\u9fff·•・]{1,16}$")
 _EN_PERSON_COMMA_RE = re.compile(r"^[a-z][a-z'\-]+\s*[,;]\s*[a-z][a-z'\-]*(\s+[a-z][a-z'\-]*\.?){0,2}$")
 _EN_PERSON_INITIAL_RE = re.compile(r"^[a-z][a-z'\-]+(\s+[a-z]\.?)?\s+[a-z]\.?\s+[a-z][a-z'\-]+$|^[a-z][a-z'\-]+\s+[a-z]\.\s*$")
+
+
+# the organisation word ending last decides, and every phrase that can end in 公司 is a company word
+# (checked at import), so most names skip the spaCy pass
+_ZH_COMPANY_TAIL = "公司"
+if any(w.endswith(_ZH_COMPANY_TAIL) for label, words in _ZH_WORDS.items() if label != "company" for w in words):
+    raise ValueError(f"a non-company word ends in {_ZH_COMPANY_TAIL}: the company fast path would be wrong")
 
 
 class _Classifier:
@@ -136,6 +143,8 @@ def classify_applicant(name: str) -> str:
     text = unicodedata.normalize("NFKC", name or "").strip()
     if parsed.script == "zh":
         text = re.sub(r"[\s()\[\]（）【】,，.。]+", "", to_simplified(text))
+        if text.endswith(_ZH_COMPANY_TAIL):
+            return "company"  # what the matcher would say: every word ending in 公司 is a company word
         found = _classifier().org_type(text, chinese=True)
         if found:
             return found

@@ -58,7 +58,8 @@ class MatchEvaluation:
     not_found: int
     errors: list[dict] = field(default_factory=list)
 
-    def summary(self) -> str:
+    def summary(self, max_errors: int | None = 30) -> str:
+        """The figures, then the errors one per line (the first `max_errors`; None = all)."""
         lines = [f"labels {self.labels_read}, not in workspace {self.not_found}, "
                  f"applicant-type accuracy {self.type_accuracy:.3f}",
                  f"{'type':<20}{'labels':>8}{'links':>8}{'correct':>9}{'truth':>8}{'review':>8}"
@@ -67,7 +68,17 @@ class MatchEvaluation:
             lines.append(f"{name:<20}{m.labels:>8}{m.links_made:>8}{m.correct:>9}{m.labelled_links:>8}"
                          f"{m.in_review:>8}{m.precision:>8.4f}{m.recall:>8.4f}{m.f1:>8.4f}")
         kinds = Counter(e["error"] for e in self.errors)
-        lines.append("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+        lines.append("errors: " + (", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none"))
+        # wrong links first: they are what a bank must never act on
+        order = {"false_link": 0, "wrong_firm": 1, "missed": 2}
+        shown = sorted(self.errors, key=lambda e: order[e["error"]])[:max_errors]
+        for e in shown:
+            review = " (right firm in review)" if e["expected_in_review"] else ""
+            lines.append(f"  {e['error']:<11} {e['applicant_name']} [{e['address'] or '-'}] type={e['applicant_type']}"
+                         f" expected={e['expected_firm_id']} got={e['predicted_firm_id']} ({e['decision']}, "
+                         f"{e['score']:.2f}){review}")
+        if len(shown) < len(self.errors):
+            lines.append(f"  ... {len(self.errors) - len(shown)} more")
         return "\n".join(lines)
 
 
@@ -100,11 +111,19 @@ def _predictions(matches: pd.DataFrame) -> tuple[dict[str, tuple[str, str, float
 
 
 def evaluate_matching(workspace: Workspace, labels: Path) -> MatchEvaluation:
+    best, review = _predictions(workspace.read_df("matches"))
+    return evaluate_links(workspace, labels, best, review)
+
+
+def evaluate_links(workspace: Workspace, labels: Path, best: dict[str, tuple[str, str, float]],
+                   review: dict[str, set[str]] | None = None) -> MatchEvaluation:
+    """Score given links (applicant_id -> (firm_id, decision, score)) against a label file, using the
+    workspace's filings and applicants to find each label's applicant; baselines use it too."""
     rows = read_labels(Path(labels))
+    review = review or {}
     filings = workspace.read_df("filings", columns=["applicant_id", "raw_name", "address"])
     applicants = workspace.read_df("applicants", columns=["applicant_id", "applicant_type"])
     type_of = dict(zip(applicants["applicant_id"], applicants["applicant_type"], strict=True))
-    best, review = _predictions(workspace.read_df("matches"))
 
     by_name_address: dict[tuple[str, str], Counter] = defaultdict(Counter)
     by_name: dict[str, Counter] = defaultdict(Counter)

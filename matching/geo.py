@@ -160,12 +160,16 @@ def pinyin_place(token: str) -> tuple[str | None, str | None]:
     return _region_of(short) if short else (None, None)
 
 
-def address_key(address: object) -> str | None:
-    """An address reduced for equality tests: no postcode, no spaces, half-width."""
+_SPACES_RE = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=500_000)
+def address_key(address: str | None) -> str | None:
+    """An address reduced for equality tests: no postcode, no spaces, half-width (cached: addresses repeat)."""
     if not isinstance(address, str) or not address.strip():
         return None
     text = unicodedata.normalize("NFKC", address)
-    return re.sub(r"\s+", "", _POSTCODE_RE.sub("", text)) or None
+    return _SPACES_RE.sub("", _POSTCODE_RE.sub("", text)) or None
 
 
 @lru_cache(maxsize=200_000)

@@ -10,7 +10,7 @@ government bodies get one row with no firm and the reason.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -20,6 +20,17 @@ from matching import scoring
 from matching.applicants import Applicants
 from matching.decisions import Review
 from matching.normalize import ParsedName, parse_name
+from matching.pairs import (
+    LEGAL,
+    REGIONS,
+    VARIANTS,
+    VIAS,
+    ApplicantSide,
+    Pairs,
+    Scored,
+    date_shares,
+    score_pairs,
+)
 from matching.register import FirmRegister
 
 FIRM_TYPES = ("company", "unknown")
@@ -30,18 +41,6 @@ NOT_FIRM_REASON = {
     "government": "applicant is a government body: not a firm",
 }
 _GROUP_WORDS = ("集团", "控股", "知识产权", "group", "holding", "intellectual property")
-
-
-@dataclass
-class Candidate:
-    firm: int
-    entry: int
-    via: str  # key | core | branch_parent | fuzzy
-    kind: str  # current | former | english
-    edits: int
-    ratio: float
-    z: float = 0.0
-    features: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -63,6 +62,18 @@ def _text(value) -> str | None:
 
 def _iso(value) -> str | None:
     return None if value is None or np.isnat(value) else str(value)
+
+
+def _features(k: int, pairs: Pairs, scored: Scored) -> dict:
+    """The evidence of one scored pair, field by field (docs/matching.md, "Score")."""
+    share = float(scored.share[k])
+    return {
+        "name": round(float(scored.name[k]), 3), "edits": int(pairs.edits[k]), "ratio": round(float(pairs.ratio[k]), 1),
+        "region": REGIONS[scored.region[k]], "same_address": bool(scored.same_address[k]),
+        "legal_form": LEGAL[scored.legal[k]], "variant": VARIANTS[scored.variant[k]],
+        "short_name_fuzzy": bool(scored.short[k]), "date_share": None if np.isnan(share) else round(share, 3),
+        "logit": round(float(scored.z[k]), 3),
+    }
 
 
 class Matcher:
@@ -102,130 +113,110 @@ class Matcher:
                          forms[0] if forms else "", self.apps.addresses.get(rec.applicant_id, frozenset()))
 
     # --- firm names --------------------------------------------------------------------------
-    def _exact(self, app: Applicant) -> list[Candidate]:
-        found: dict[int, Candidate] = {}
-        p = app.parsed
-        lookups = [("key", self.reg.by_key.get(p.key, ())), ("core", self.reg.by_core.get(p.core, ()))]
-        if p.branch_of:
-            lookups.append(("branch_parent", self.reg.by_key.get(p.branch_of, ())))
-        for via, entry_ids in lookups:
-            for e in entry_ids:
-                if e not in found:
-                    entry = self.reg.entries[e]
-                    found[e] = Candidate(entry.firm, e, via, entry.kind, 0, 100.0)
-        return list(found.values())
+    def _exact(self, apps: list[Applicant]) -> Pairs:
+        """Exact key, exact core and branch -> parent key, first way found per entry."""
+        app_idx, entry_idx, via_idx = [], [], []
+        key, core, branch = VIAS.index("key"), VIAS.index("core"), VIAS.index("branch_parent")
+        for i, app in enumerate(apps):
+            p = app.parsed
+            lookups = [(key, self.reg.by_key.get(p.key, ())), (core, self.reg.by_core.get(p.core, ()))]
+            if p.branch_of:
+                lookups.append((branch, self.reg.by_key.get(p.branch_of, ())))
+            seen: set[int] = set()
+            for via, entry_ids in lookups:
+                for e in entry_ids:
+                    if e not in seen:
+                        seen.add(e)
+                        app_idx.append(i)
+                        entry_idx.append(e)
+                        via_idx.append(via)
+        n = len(app_idx)
+        return Pairs(np.array(app_idx, dtype=np.int64), np.array(entry_idx, dtype=np.int64),
+                     np.array(via_idx, dtype=np.int64), np.zeros(n, dtype=np.int64), np.full(n, 100.0))
 
-    def _match_firm_names(self, apps: list[Applicant]) -> None:
-        exact = {app.applicant_id: self._exact(app) for app in apps}
-        fuzzy_apps = [app for app in apps if not any(self._date_ok(app, c) for c in exact[app.applicant_id])]
-        blocked = self.reg.block([app.parsed for app in fuzzy_apps]) if fuzzy_apps else []
-        pairs_app, pairs_entry = [], []
-        for app, entry_ids in zip(fuzzy_apps, blocked, strict=True):
+    def _fuzzy(self, apps: list[Applicant], which: np.ndarray) -> Pairs:
+        """Blocked candidates of the applicants in `which`, with edit distance and ratio on cores."""
+        chosen = [apps[i] for i in which.tolist()]
+        blocked = self.reg.block([app.parsed for app in chosen]) if chosen else []
+        app_idx, entry_idx = [], []
+        for i, app, entry_ids in zip(which.tolist(), chosen, blocked, strict=True):
             # n-gram neighbours, one-substitution neighbours, and firms registered at the applicant's address
             found = set(entry_ids) | self.reg.one_substitution(app.parsed.core)
             for address in app.addresses:
                 for firm in self.reg.by_address.get(address, ()):
                     found.update(self.reg.entries_of[firm])
-            for e in sorted(found):
-                pairs_app.append(app)
-                pairs_entry.append(e)
-        if pairs_app:
-            queries = [a.parsed.core for a in pairs_app]
-            choices = [self.reg.entries[e].parsed.core for e in pairs_entry]
-            edits = process.cpdist(queries, choices, scorer=Levenshtein.distance, workers=-1)
-            ratios = process.cpdist(queries, choices, scorer=fuzz.ratio, workers=-1)
-            for app, e, d, r in zip(pairs_app, pairs_entry, edits, ratios, strict=True):
-                entry = self.reg.entries[e]
-                exact[app.applicant_id].append(Candidate(entry.firm, e, "fuzzy", entry.kind, int(d), float(r)))
-        for app in apps:
-            self._decide(app, exact[app.applicant_id])
+            app_idx.extend([i] * len(found))
+            entry_idx.extend(sorted(found))
+        queries = [apps[i].parsed.core for i in app_idx]
+        choices = [self.reg.entries[e].parsed.core for e in entry_idx]
+        n = len(app_idx)
+        edits = process.cpdist(queries, choices, scorer=Levenshtein.distance, workers=-1) if n else np.zeros(0)
+        ratios = process.cpdist(queries, choices, scorer=fuzz.ratio, workers=-1) if n else np.zeros(0)
+        return Pairs(np.array(app_idx, dtype=np.int64), np.array(entry_idx, dtype=np.int64),
+                     np.full(n, VIAS.index("fuzzy"), dtype=np.int64), np.asarray(edits, dtype=np.int64),
+                     np.asarray(ratios, dtype=np.float64))
 
-    def _date_ok(self, app: Applicant, cand: Candidate) -> bool:
-        share = self.reg.lifetime_fraction(cand.firm, app.dates, cand.entry)
-        return share is None or share > 0
+    def _match_firm_names(self, apps: list[Applicant]) -> None:
+        side = ApplicantSide([a.parsed for a in apps], [a.province for a in apps], [a.city for a in apps],
+                             [a.legal_form for a in apps], [a.addresses for a in apps], [a.dates for a in apps])
+        exact = self._exact(apps)
+        exact_share = date_shares(self.reg, side, exact)
+        # fuzzy search only for applicants without a date-valid exact candidate
+        has_valid = np.zeros(len(apps), dtype=bool)
+        has_valid[exact.app[np.isnan(exact_share) | (exact_share > 0)]] = True
+        fuzzy = self._fuzzy(apps, np.flatnonzero(~has_valid))
+        # per applicant: exact candidates first, then fuzzy ones, each in the order found
+        pairs = Pairs.concat([exact, fuzzy])
+        order = np.argsort(pairs.app, kind="stable")
+        pairs = pairs.take(order)
+        share = np.concatenate([exact_share, date_shares(self.reg, side, fuzzy)])[order]
+        scored = score_pairs(self.reg, side, pairs, share)
+        bounds = np.searchsorted(pairs.app, np.arange(len(apps) + 1))
+        firm_of = self.reg.entry_firm[pairs.entry].tolist()
+        valid = (np.isnan(share) | (share > 0)).tolist()
+        z = scored.z.tolist()
+        for i, app in enumerate(apps):
+            self._decide(app, range(bounds[i], bounds[i + 1]), pairs, scored, firm_of, valid, z)
 
-    def _region(self, app: Applicant, cand: Candidate) -> str:
-        entry = self.reg.entries[cand.entry].parsed
-        a_name = app.parsed.city or app.parsed.province
-        f_name = entry.city or entry.province
-        if a_name and f_name and a_name != f_name and not (app.parsed.city and entry.city is None
-                                                           and app.parsed.province == entry.province):
-            return "name_conflict"
-        f_prov, f_city = self.reg.province[cand.firm], self.reg.city[cand.firm]
-        if app.city and f_city:
-            return "city" if app.city == f_city else "conflict"
-        if app.province and f_prov:
-            return "province" if app.province == f_prov else "conflict"
-        return "unknown"
-
-    def _legal(self, app: Applicant, cand: Candidate) -> str:
-        entry = self.reg.entries[cand.entry].parsed
-        a, f = app.legal_form, entry.legal_form
-        if entry.script != app.parsed.script or not a or not f or "company" in (a, f):
-            return "unknown"
-        return "agree" if a == f else "differ"
-
-    def _score(self, app: Applicant, cand: Candidate) -> None:
-        entry = self.reg.entries[cand.entry].parsed
-        exact = cand.via != "fuzzy"
-        name = scoring.name_logit(exact, app.parsed.script, cand.edits, cand.ratio,
-                                  abs(len(app.parsed.core) - len(entry.core)))
-        region, legal = self._region(app, cand), self._legal(app, cand)
-        same_address = self.reg.address_key[cand.firm] in app.addresses
-        short = (not exact) and self._short(app.parsed, entry)
-        share = self.reg.lifetime_fraction(cand.firm, app.dates, cand.entry)
-        variant = "branch_parent" if cand.via == "branch_parent" else cand.kind
-        cand.z = (scoring.INTERCEPT + name + scoring.REGION[region] + scoring.LEGAL_FORM[legal]
-                  + (scoring.SAME_ADDRESS if same_address else 0.0)
-                  + scoring.VARIANT[variant] + (scoring.SHORT_FUZZY if short else 0.0)
-                  + (scoring.DATES_OUTSIDE * (1.0 - share) if share is not None else 0.0))
-        cand.features = {
-            "name": round(name, 3), "edits": cand.edits, "ratio": round(cand.ratio, 1), "region": region,
-            "same_address": same_address,
-            "legal_form": legal, "variant": variant, "short_name_fuzzy": short,
-            "date_share": None if share is None else round(share, 3), "logit": round(cand.z, 3),
-        }
-
-    @staticmethod
-    def _short(a: ParsedName, f: ParsedName) -> bool:
-        if a.script == "zh":
-            return min(len(a.core), len(f.core)) <= scoring.SHORT_CORE_ZH
-        return min(len(a.brand.replace(" ", "")), len(f.brand.replace(" ", ""))) <= scoring.SHORT_BRAND_EN
-
-    def _decide(self, app: Applicant, cands: list[Candidate]) -> None:
+    def _decide(self, app: Applicant, ks: range, pairs: Pairs, scored: Scored, firm_of: list[int],
+                valid: list[bool], z: list[float]) -> None:
         review = self.reviews.get(app.applicant_id)
         excluded = []
-        kept: dict[int, Candidate] = {}
-        for cand in cands:
-            fid = self.reg.firm_ids[cand.firm]
+        kept: dict[int, int] = {}  # firm -> its best pair
+        for k in ks:
+            firm = firm_of[k]
+            fid = self.reg.firm_ids[firm]
             if review and fid in review.rejected_firms:
                 excluded.append({"firm_id": fid, "reason": "rejected by reviewer"})
                 continue
-            if not self._date_ok(app, cand):
-                excluded.append({"firm_id": fid, "reason": self._date_reason(app, cand)})
+            if not valid[k]:
+                excluded.append({"firm_id": fid, "reason": self._date_reason(app, firm, int(pairs.entry[k]))})
                 continue
-            self._score(app, cand)
-            if cand.firm not in kept or cand.z > kept[cand.firm].z:
-                kept[cand.firm] = cand
-        ranked = sorted(kept.values(), key=lambda c: -c.z)
+            if firm not in kept or z[k] > z[kept[firm]]:
+                kept[firm] = k
+        ranked = sorted(kept.values(), key=lambda k: -z[k])
         if not ranked:
             self._no_firm(app, "no firm in the register carries this name", [], excluded)
             return
-        scores = scoring.competing_scores([c.z for c in ranked])
+        scores = scoring.competing_scores([z[k] for k in ranked])
         best, score = ranked[0], scores[0]
         decision = scoring.decision_for(score)
-        top3 = [self._candidate_summary(c, s) for c, s in zip(ranked[:3], scores[:3], strict=False)]
+        top3 = [self._candidate_summary(k, s, pairs, z) for k, s in zip(ranked[:3], scores[:3], strict=False)]
         if decision == "rejected":
             self._no_firm(app, f"best candidate scored {score:.2f} < {scoring.REVIEW_THRESHOLD}", top3, excluded)
             return
-        link = "former_name" if best.kind == "former" else "direct"
-        self._link(app, best.firm, score, decision, link, self._evidence(app, best, top3, excluded))
+        firm, entry = firm_of[best], self.reg.entries[int(pairs.entry[best])]
+        link = "former_name" if entry.kind == "former" else "direct"
+        evidence = {"applicant": self._applicant_facts(app), "firm": self._firm_facts(firm),
+                    "matched_variant": {"name": entry.raw, "variant": entry.kind, "via": VIAS[pairs.via[best]]},
+                    "features": _features(best, pairs, scored), "candidates": top3, "excluded": excluded[:5]}
+        self._link(app, firm, score, decision, link, evidence)
         if decision == "auto":
-            self.resolved[app.applicant_id] = best.firm
-        self._subsidiaries(app, best.firm, score, decision)
+            self.resolved[app.applicant_id] = firm
+        self._subsidiaries(app, firm, score, decision)
 
-    def _date_reason(self, app: Applicant, cand: Candidate) -> str:
-        firm, entry = cand.firm, self.reg.entries[cand.entry]
+    def _date_reason(self, app: Applicant, firm: int, entry_id: int) -> str:
+        entry = self.reg.entries[entry_id]
         est, end = self.reg.established[firm], self.reg.deregistered[firm]
         first, last = app.dates[0], app.dates[-1]
         if not np.isnat(est) and last < est:
@@ -236,11 +227,11 @@ class Matcher:
         return (f"former name {entry.raw} is held by {holder} since {entry.given_up_by}, "
                 "before every filing of this applicant")
 
-    def _candidate_summary(self, cand: Candidate, score: float) -> dict:
-        entry = self.reg.entries[cand.entry]
-        return {"firm_id": self.reg.firm_ids[cand.firm], "name": self.reg.names[cand.firm],
-                "matched_name": entry.raw, "variant": entry.kind, "via": cand.via, "score": round(score, 4),
-                "logit": round(cand.z, 3)}
+    def _candidate_summary(self, k: int, score: float, pairs: Pairs, z: list[float]) -> dict:
+        entry = self.reg.entries[int(pairs.entry[k])]
+        return {"firm_id": self.reg.firm_ids[entry.firm], "name": self.reg.names[entry.firm],
+                "matched_name": entry.raw, "variant": entry.kind, "via": VIAS[pairs.via[k]], "score": round(score, 4),
+                "logit": round(z[k], 3)}
 
     def _firm_facts(self, firm: int) -> dict:
         status = self.reg.status[firm]
@@ -261,12 +252,6 @@ class Matcher:
                 "province": app.province, "city": app.city, "filings": int(len(dates)),
                 "first_filing": _iso(dates[0]) if len(dates) else None,
                 "last_filing": _iso(dates[-1]) if len(dates) else None}
-
-    def _evidence(self, app: Applicant, cand: Candidate, top3: list[dict], excluded: list[dict]) -> dict:
-        entry = self.reg.entries[cand.entry]
-        return {"applicant": self._applicant_facts(app), "firm": self._firm_facts(cand.firm),
-                "matched_variant": {"name": entry.raw, "variant": entry.kind, "via": cand.via},
-                "features": cand.features, "candidates": top3, "excluded": excluded[:5]}
 
     # --- people --------------------------------------------------------------------------------
     def _match_person(self, app: Applicant) -> None:

@@ -25,7 +25,9 @@ _BRACKET_RE = re.compile(r"[(\[{【〔]([^()\[\]{}【】〔〕]*)[)\]}】〕]")
 _ZH_DROP_RE = re.compile(r"[\s\W_]+")
 _EN_DROP_RE = re.compile(r"[^0-9a-z\u4e00-\u9fff]+")
 _ZH_FORM_RE = re.compile("(?:" + "|".join(sorted(map(re.escape, ZH_FORMS), key=len, reverse=True)) + ")$")
-_EN_FORMS_BY_LEN = sorted(((tuple(form.split()), cls) for form, cls in EN_FORMS.items()), key=lambda f: -len(f[0]))
+_EN_FORMS_BY_LAST: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+for _form, _cls in sorted(((tuple(f.split()), c) for f, c in EN_FORMS.items()), key=lambda f: -len(f[0])):
+    _EN_FORMS_BY_LAST.setdefault(_form[-1], []).append((_form, _cls))  # longest first, as before
 _BRANCH_RE = re.compile(r"^(.{2,}?(?:公司|集团))(.{2,8})分公司$")
 # generic words of Chinese firm names (industry part); what remains is the trade name (字号)
 _ZH_GENERIC = (
@@ -66,9 +68,18 @@ def _is_traditional(char: str) -> bool:
     return known
 
 
+# the basic CJK block is scanned once at import (0.3 s) so the common test is one regex search;
+# rarer ideographs beyond it are checked one by one (and cached)
+_TRADITIONAL_RE = re.compile("[" + "".join(chr(c) for c in range(0x4E00, 0xA000) if _is_traditional(chr(c))) + "]")
+_BEYOND_BASIC_CJK_RE = re.compile("[\ua000-\U0010ffff]")
+
+
 def to_simplified(text: str) -> str:
     """Traditional -> simplified; converts only texts with a traditional character (most have none)."""
-    return _T2S.convert(text) if any(_is_traditional(c) for c in text if c >= "\u4e00") else text
+    if _TRADITIONAL_RE.search(text) or (_BEYOND_BASIC_CJK_RE.search(text)
+                                        and any(_is_traditional(c) for c in text if c > "\u9fff")):
+        return _T2S.convert(text)
+    return text
 
 
 def _strip_zh_forms(text: str) -> tuple[str, str]:
@@ -87,7 +98,7 @@ def _strip_zh_forms(text: str) -> tuple[str, str]:
 def _strip_en_forms(tokens: list[str]) -> tuple[list[str], str]:
     legal = ""
     for _ in range(MAX_STRIPS):
-        for form, cls in _EN_FORMS_BY_LEN:
+        for form, cls in _EN_FORMS_BY_LAST.get(tokens[-1], ()) if tokens else ():
             if len(tokens) > len(form) and tuple(tokens[-len(form):]) == form:
                 tokens = tokens[: -len(form)]
                 legal = legal or cls

@@ -79,6 +79,7 @@ class FirmRegister:
         self._locate()
         self._dates()
         self._former_name_limits()
+        self._entry_arrays()
         self._people_and_groups()
         self._build_gram_index()
         self._build_substitution_index()
@@ -133,6 +134,20 @@ class FirmRegister:
                 first = min(holders, key=lambda f: self.established[f])
                 entry.given_up_by, entry.taken_by = self.established[first], first
 
+    def _entry_arrays(self) -> None:
+        """Per-entry facts as arrays, for scoring candidate pairs in bulk (matching.pairs)."""
+        parsed = [e.parsed for e in self.entries]
+        self.entry_firm = np.array([e.firm for e in self.entries], dtype=np.int64)
+        self.entry_kind = np.array([ENTRY_KINDS.index(e.kind) for e in self.entries], dtype=np.int64)
+        self.entry_given_up = np.array([e.given_up_by if e.given_up_by is not None else np.datetime64("NaT")
+                                        for e in self.entries], dtype="datetime64[D]")
+        self.entry_core_len = np.array([len(p.core) for p in parsed], dtype=np.int64)
+        self.entry_brand_len = np.array([len(p.brand.replace(" ", "")) for p in parsed], dtype=np.int64)
+        self.entry_is_zh = np.array([p.script == "zh" for p in parsed], dtype=bool)
+        self.entry_city = [p.city for p in parsed]
+        self.entry_province = [p.province for p in parsed]
+        self.entry_legal = [p.legal_form for p in parsed]
+
     def _people_and_groups(self) -> None:
         self.by_legal_rep: dict[str, list[int]] = defaultdict(list)
         for i, rep in enumerate(self.firms["legal_representative"].tolist()):
@@ -148,7 +163,7 @@ class FirmRegister:
         docs = [_grams(e.parsed.core or e.parsed.key, e.parsed.script) for e in self.entries]
         df: dict[str, int] = defaultdict(int)
         for grams in docs:
-            for g in set(grams):
+            for g in dict.fromkeys(grams):  # insertion order, not set order: the vocabulary is the same every run
                 df[g] += 1
         cap = max(200, int(_MAX_GRAM_SHARE * len(docs)))
         n = max(len(docs), 1)
@@ -212,22 +227,3 @@ class FirmRegister:
         lo = np.searchsorted(self.sub_hashes, keys, side="left")
         hi = np.searchsorted(self.sub_hashes, keys, side="right")
         return {int(e) for a, b in zip(lo, hi, strict=True) for e in self.sub_entries[a:b]}
-
-    # --- helpers for scoring -----------------------------------------------------------------
-    def lifetime_fraction(self, firm: int, dates: np.ndarray, entry: int | None = None) -> float | None:
-        """Share of filing dates inside the firm's life (and, for a former name, before another firm
-        took the name); None when no date can be checked."""
-        if len(dates) == 0:
-            return None
-        est, end = self.established[firm], self.deregistered[firm]
-        if entry is not None and self.entries[entry].given_up_by is not None:
-            limit = self.entries[entry].given_up_by
-            end = limit if np.isnat(end) else min(end, limit)
-        if np.isnat(est) and np.isnat(end):
-            return None
-        ok = np.ones(len(dates), dtype=bool)
-        if not np.isnat(est):
-            ok &= dates >= est
-        if not np.isnat(end):
-            ok &= dates <= end
-        return float(ok.mean())

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-METHOD_VERSION = "match-1.0"
+METHOD_VERSION = "match-1.1"
 
 AUTO_THRESHOLD = 0.90  # score >= this: decision auto (link used downstream)
 REVIEW_THRESHOLD = 0.50  # score in [review, auto): decision review; below: no link (rejected)
@@ -28,6 +28,8 @@ EN_RATIO_SLOPE = 0.4  # per point of fuzz.ratio below 100 between Latin-script c
 REGION = {"city": 2.0, "province": 1.0, "unknown": 0.0, "conflict": -3.0, "name_conflict": -5.0}
 # a different legal form (有限公司 vs 股份有限公司) marks a distinct entity more often than a slip
 LEGAL_FORM = {"agree": 0.5, "unknown": 0.0, "differ": -4.0}
+# Latin-script names change form without changing firm (X, Inc. -> X, LLC is a conversion): a mild doubt
+LEGAL_FORM_LATIN = {"agree": 0.5, "unknown": 0.0, "differ": -1.5}
 VARIANT = {"current": 0.0, "former": -0.5, "english": -0.5, "branch_parent": -1.5}
 SHORT_FUZZY = -4.0  # a non-exact match on a short trade name (Clarion vs Aclarion)
 DATES_OUTSIDE = -6.0  # times the share of filings outside the firm's life

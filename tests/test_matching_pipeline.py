@@ -50,7 +50,7 @@ def test_tables_follow_the_contracts_and_every_applicant_has_a_row(matched):
     assert report.patents_read == len(patents_frame()) and report.patents_quarantined == 0
     assert len(filings) == report.filings == sum(len(a) for a in patents_frame()["applicants"])
     assert set(matches["applicant_id"]) == set(applicants["applicant_id"])
-    assert matches["method_version"].eq("match-1.0").all()
+    assert matches["method_version"].eq("match-1.1").all()
     assert set(matches["decision"]) <= set(MATCHES.enums["decision"])
 
 
