@@ -76,11 +76,14 @@ def _show(result: pipeline.StageResult) -> None:
 
 
 def _guard(work):
-    """Run `work()`, turning bad-input errors into one clear line and exit code 2."""
+    """Run `work()`: bad input becomes one clear line and exit code 2, an I/O failure one line and code 1."""
     try:
         return work()
     except (ContractError, FileNotFoundError, ValueError) as exc:
         _fail_bad_input(str(exc))
+    except OSError as exc:  # disk full, read-only workspace: one line naming the path, not a traceback
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_FAILURE) from None
 
 
 @app.command()

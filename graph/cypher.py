@@ -76,7 +76,8 @@ _LITERAL_OR_COMMENT = re.compile(
     re.DOTALL,
 )
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_CALL = re.compile(r"\bCALL\s+([A-Za-z_][\w.]*)", re.IGNORECASE)
+# Every CALL must name its procedure plainly: a `quoted` name would hide it from the allowlist.
+_CALL = re.compile(r"\bCALL\b\s*([A-Za-z_][\w.]*)?", re.IGNORECASE)
 
 
 def check_read_only(query: str) -> None:
@@ -97,9 +98,12 @@ def check_read_only(query: str) -> None:
         )
     for match in _CALL.finditer(code):
         name = match.group(1)
-        if name.lower() not in READ_PROCEDURES:
+        if code[: match.start()].rstrip()[-1:] in (".", "$"):  # `n.call`, `$call`: a name, not a clause
+            continue
+        if name is None or name.lower() not in READ_PROCEDURES:
             raise ReadOnlyViolation(
-                f"refused: CALL {name} is not a known read-only procedure; allowed: {', '.join(sorted(READ_PROCEDURES))}"
+                f"refused: CALL {name or '(unnamed or quoted procedure)'} at offset {match.start()} is not a known"
+                f" read-only procedure; allowed: {', '.join(sorted(READ_PROCEDURES))}"
             )
     statements = [part for part in code.split(";") if part.strip()]
     if len(statements) > 1:

@@ -9,7 +9,9 @@ cell that a spreadsheet would read as a formula is neutralised with a leading ap
 from __future__ import annotations
 
 import csv
+import os
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,7 +180,8 @@ def write_targets(
     rows = target_rows(workspace, chain_id, node_id, province, city, branches, branch)
     columns = [(key, title) for key, title in COLUMNS if key != "branch" or branches]
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.tmp")
+    # A name of its own per writer: two users exporting the same node at once must not share a file.
+    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         if fmt == "csv":
             _write_csv(tmp, columns, _records(rows, columns))

@@ -14,7 +14,7 @@ from typing import Any
 import neo4j
 import pyarrow as pa
 from neo4j import READ_ACCESS, Driver, GraphDatabase
-from neo4j.exceptions import ClientError, Neo4jError
+from neo4j.exceptions import ClientError, DriverError, Neo4jError
 
 from graph.config import Settings
 from graph.cypher import CypherError, QueryTimeout, ReadOnlyViolation
@@ -155,6 +155,9 @@ class Neo4jReader:
             raise CypherError(exc.message or str(exc)) from None
         except Neo4jError as exc:
             raise CypherError(exc.message or str(exc)) from None
+        except DriverError as exc:  # unreachable, restarted, refused: say where, not a traceback
+            addresses = ", ".join(str(a) for a in self.driver.initial_addresses)
+            raise CypherError(f"Neo4j at {addresses} cannot be reached: {exc}") from None
 
     def close(self) -> None:
         if self._owns_driver:

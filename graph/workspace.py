@@ -194,15 +194,22 @@ class TableWriter:
         self.rows = 0
 
     def __enter__(self) -> TableWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._parquet = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._parquet = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
+        except OSError as exc:
+            self.tmp.unlink(missing_ok=True)
+            raise self._cannot_write(exc) from exc
         return self
 
     def write(self, block: pa.Table | pa.RecordBatch | pd.DataFrame) -> pa.Table:
         if isinstance(block, pa.RecordBatch):
             block = pa.Table.from_batches([block])
         table = conform(self.contract, block).replace_schema_metadata(self.schema.metadata)
-        self._parquet.write_table(table)
+        try:
+            self._parquet.write_table(table)
+        except OSError as exc:
+            raise self._cannot_write(exc) from exc
         self.rows += table.num_rows
         return table
 
@@ -213,8 +220,16 @@ class TableWriter:
                 with open(self.tmp, "rb") as handle:
                     os.fsync(handle.fileno())
                 os.replace(self.tmp, self.path)
+        except OSError as error:
+            raise self._cannot_write(error) from error
         finally:
             self.tmp.unlink(missing_ok=True)
+
+    def _cannot_write(self, exc: OSError) -> OSError:
+        """Disk full, read-only, no permission: say which table and where; the old table is left as it was."""
+        reason = exc.strerror or str(exc)
+        return OSError(exc.errno, f"cannot write table {self.contract.name!r} to {self.path} ({reason});"
+                                  " the previous version of the table is unchanged")
 
 
 class Quarantine:

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from industry_chains.errors import ExpressionError
@@ -299,6 +299,7 @@ def parse_expression(text: str) -> Expression:
         at_end = isinstance(exc, UnexpectedEOF) or getattr(getattr(exc, "token", None), "type", None) == "$END"
         column = len(text.rstrip()) + 1 if at_end or exc.column < 1 else exc.column
         raise ExpressionError(_describe(exc, text), column=column) from None
+    _check_depth(tree)
     try:
         root = _Clauses(text).transform(tree)
     except VisitError as exc:
@@ -307,6 +308,19 @@ def parse_expression(text: str) -> Expression:
             raise ExpressionError(inner.message, column=inner.column) from None
         raise
     return Expression(text=text, root=root)
+
+
+MAX_DEPTH = 100  # nested NOT / AND / OR levels; the tree is walked recursively later, so deeper is refused here
+
+
+def _check_depth(tree: Tree) -> None:
+    stack = [(tree, -1)]  # the start rule is no level
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ExpressionError(f"nested more than {MAX_DEPTH} levels deep (NOT, AND, OR, parentheses)",
+                                  column=getattr(node.meta, "column", 1))
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
 
 
 def _describe(exc: UnexpectedInput, text: str) -> str:

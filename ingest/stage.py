@@ -87,6 +87,16 @@ _BLOCK_ROWS = 8192
 
 
 def run_ingest(kind: _Kind, workspace: Workspace, paths: list[Path], run_id: str, fmt: str | None) -> IngestReport:
+    try:
+        return _run_ingest(kind, workspace, paths, run_id, fmt)
+    except OSError as exc:
+        if type(exc) is not OSError or exc.filename is not None or str(workspace.root) in str(exc):
+            raise  # FileNotFoundError of an input, or a message that already says where
+        # Arrow's spill and table writers say "No space left on device" without saying where.
+        raise OSError(exc.errno, f"{workspace.root}: ingest stopped writing its scratch files ({exc})") from exc
+
+
+def _run_ingest(kind: _Kind, workspace: Workspace, paths: list[Path], run_id: str, fmt: str | None) -> IngestReport:
     files = expand_paths(paths)
     ledger = _Ledger(workspace, kind.table)
     had_table = workspace.has(kind.table)

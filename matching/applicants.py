@@ -31,8 +31,16 @@ class Applicants:
     table: pd.DataFrame  # the `applicants` contract columns
     filings: pd.DataFrame  # the `filings` contract columns plus application_date
     dates: dict[str, np.ndarray]  # applicant_id -> sorted application dates (datetime64[D])
-    co_applicants: dict[str, set[str]]  # applicant_id -> other applicant_ids on its patents
+    # Patent memberships, kept linear: one patent with n applicants costs n entries, not n².
+    members: dict[str, list[str]]  # publication_number -> applicant_ids on it (multi-applicant patents only)
+    patents_of: dict[str, list[str]]  # applicant_id -> its multi-applicant patents
     addresses: dict[str, frozenset[str]]  # applicant_id -> its own addresses (geo.address_key form)
+
+    def co_applicants(self, applicant_id: str) -> set[str]:
+        """The other applicants on this applicant's patents."""
+        others = {aid for pub in self.patents_of.get(applicant_id, ()) for aid in self.members[pub]}
+        others.discard(applicant_id)
+        return others
 
 
 def _explode(patents: pd.DataFrame, quarantine: Quarantine) -> list[tuple]:
@@ -89,15 +97,15 @@ def build_applicants(patents: pd.DataFrame, quarantine: Quarantine) -> Applicant
                                   "country", "region", "city", "patent_count"])
     dates = _sorted_dates(filings, list(groups))
     addresses = {aid: frozenset(g.addresses) for aid, g in groups.items() if g.addresses}
-    co_applicants: dict[str, set[str]] = {}
     by_patent: dict[str, list[str]] = {}
     for row, aid in zip(rows, filing_ids, strict=True):
         by_patent.setdefault(row[0], []).append(aid)
-    for members in by_patent.values():
-        if len(members) > 1:
-            for aid in members:
-                co_applicants.setdefault(aid, set()).update(x for x in members if x != aid)
-    return Applicants(table, filings, dates, co_applicants, addresses)
+    members = {pub: ids for pub, ids in by_patent.items() if len(ids) > 1}
+    patents_of: dict[str, list[str]] = {}
+    for pub, ids in members.items():
+        for aid in dict.fromkeys(ids):
+            patents_of.setdefault(aid, []).append(pub)
+    return Applicants(table, filings, dates, members, patents_of, addresses)
 
 
 class _Group:

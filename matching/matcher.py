@@ -257,7 +257,7 @@ class Matcher:
     def _match_person(self, app: Applicant) -> None:
         firms = [f for f in self.reg.by_legal_rep.get(app.parsed.key, ())
                  if self.reg.firm_ids[f] not in (self.reviews.get(app.applicant_id) or Review()).rejected_firms]
-        co_firms = {self.resolved[a] for a in self.apps.co_applicants.get(app.applicant_id, ()) if a in self.resolved}
+        co_firms = {self.resolved[a] for a in self.apps.co_applicants(app.applicant_id) if a in self.resolved}
         in_city = [f for f in firms if app.city and self.reg.city[f] == app.city]
         together = [f for f in firms if f in co_firms]
         facts = {"legal_representative_of": [self.reg.firm_ids[f] for f in firms][:10],
