@@ -29,8 +29,17 @@ from graph.transform import GraphTables
 
 CURRENT = "CURRENT"
 _VERSION = re.compile(r"^v(\d{4,})\.lbug$")
-_BUILD_BUFFER_POOL = 2 << 30
+_BUILD_POOL_CAP = 6 << 30  # a 1M-patent pipeline graph (9.4M nodes + relationships) builds within this
 _READ_BUFFER_POOL = 512 << 20
+
+
+def build_buffer_pool() -> int:
+    """Bytes the graph build may use: PATENTGRAPH_GRAPH_BUILD_MB if set, else half the machine, at most 6 GiB."""
+    override = os.environ.get("PATENTGRAPH_GRAPH_BUILD_MB")
+    if override:
+        return int(override) << 20
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return max(1 << 30, min(_BUILD_POOL_CAP, physical // 2))
 
 
 def ddl() -> list[str]:
@@ -78,7 +87,7 @@ def write_version(graph_dir: Path, tables: GraphTables,
         raise ValueError(f"{staging}: the workspace path must not contain quotes or backslashes (COPY needs it)")
     try:
         staging.mkdir()
-        database = lb.Database(str(path), buffer_pool_size=_BUILD_BUFFER_POOL)
+        database = lb.Database(str(path), buffer_pool_size=build_buffer_pool())
         try:
             connection = lb.Connection(database)
             for statement in ddl():
