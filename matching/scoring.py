@@ -45,15 +45,6 @@ SUBSIDIARY_SINGLE = 0.95  # times the group's own score, one operating subsidiar
 SUBSIDIARY_SEVERAL = 0.70  # times the group's own score, several operating subsidiaries
 
 
-def name_logit(exact: bool, script: str, edits: int, ratio: float, length_gap: int) -> float:
-    if exact:
-        return EXACT_NAME
-    if script == "zh":
-        indels = min(length_gap, edits)
-        return EXACT_NAME - ZH_SUBSTITUTION * (edits - indels) - ZH_INDEL * indels
-    return EXACT_NAME - EN_RATIO_SLOPE * (100.0 - ratio)
-
-
 def decision_for(score: float) -> str:
     if score >= AUTO_THRESHOLD:
         return "auto"
