@@ -137,14 +137,18 @@ class Workspace:
         path = self.table_path(name)
         if not path.exists():
             raise FileNotFoundError(f"{path}: table {name!r} is not in the workspace yet; run the stage that writes it")
-        meta = pq.read_schema(path).metadata or {}
-        version = meta.get(_META_VERSION, b"?").decode()
-        if meta.get(_META_TABLE) != name.encode() or version != str(contract.version):
-            raise ContractError(
-                f"{path}: written as {meta.get(_META_TABLE, b'?').decode()} v{version}, this version of patentgraph"
-                f" reads {name} v{contract.version}; rebuild it with the stage that writes it"
-            )
-        table = pq.read_table(path, columns=columns)
+        # One open file for the footer check and the data: a writer may rename a new table into
+        # place in between, and pyarrow's path readers open the file more than once.
+        with open(path, "rb") as handle:
+            parquet = pq.ParquetFile(handle)
+            meta = parquet.schema_arrow.metadata or {}
+            version = meta.get(_META_VERSION, b"?").decode()
+            if meta.get(_META_TABLE) != name.encode() or version != str(contract.version):
+                raise ContractError(
+                    f"{path}: written as {meta.get(_META_TABLE, b'?').decode()} v{version}, this version of"
+                    f" patentgraph reads {name} v{contract.version}; rebuild it with the stage that writes it"
+                )
+            table = parquet.read(columns=columns)
         if columns is None:
             table = conform(contract, table)
         return table
