@@ -26,7 +26,10 @@ import os
 import re
 import secrets
 import threading
+import time
 import tomllib
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -57,6 +60,7 @@ _PROTECTED_KEY = "PATENTGRAPH_PROTECTED_OUTPUTS"
 _DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
 _PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/")
 _PUBLIC_PATHS = ("/login", "/_favicon.ico", "/favicon.ico")
+_THROTTLE_KEY = "patentgraph_login_throttle"
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,37 @@ def csrf_token() -> str:
     return flask.session.get("csrf", "")
 
 
+class LoginThrottle:
+    """Slows password guessing: after `limit` failed logins for one user name from one address within
+    `window` seconds, further attempts for that pair are refused until the oldest failure ages out.
+    Kept in memory per server process: a restart forgets it, which is acceptable for a brake on guessing."""
+
+    def __init__(self, limit: int = 5, window: float = 900.0, clock: Callable[[], float] = time.monotonic):
+        self.limit, self.window, self.clock = limit, window, clock
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, name: str, address: str) -> int:
+        """Seconds until this pair may try again; 0 when it may try now."""
+        with self._lock:
+            recent = self._recent((name.lower(), address))
+            return 0 if len(recent) < self.limit else max(1, int(recent[0] + self.window - self.clock()) + 1)
+
+    def failed(self, name: str, address: str) -> None:
+        with self._lock:
+            self._recent((name.lower(), address)).append(self.clock())
+
+    def succeeded(self, name: str, address: str) -> None:
+        with self._lock:
+            self._failures.pop((name.lower(), address), None)
+
+    def _recent(self, key: tuple[str, str]) -> deque[float]:
+        recent = self._failures.setdefault(key, deque())
+        while recent and recent[0] <= self.clock() - self.window:
+            recent.popleft()
+        return recent
+
+
 # ---------------------------------------------------------------- wiring into Flask
 
 
@@ -215,6 +250,7 @@ def install(server: flask.Flask, users_file: Path) -> None:
         SESSION_COOKIE_SECURE=os.environ.get("PATENTGRAPH_COOKIE_SECURE") == "1",  # set when behind TLS
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=8),
     )
+    server.extensions[_THROTTLE_KEY] = LoginThrottle()
     server.before_request(_guard)
     server.after_request(_set_csrf_cookie)
     server.add_url_rule("/login", "login", _login, methods=["GET", "POST"])
@@ -286,10 +322,19 @@ def _login():
     if not _same_origin(request) or not hmac.compare_digest(request.form.get("csrf_token", ""), csrf_token()):
         return _refuse(403, "login form expired or posted from another site; reload the page")
     name = request.form.get("username", "").strip()
+    throttle: LoginThrottle = flask.current_app.extensions[_THROTTLE_KEY]
+    address = request.remote_addr or "?"
+    wait = throttle.retry_after(name, address)
+    if wait:
+        log.warning("login for user %r from %s refused: too many failed attempts", name, address)
+        message = f"登录失败次数过多，请 {wait // 60 + 1} 分钟后再试 Too many failed logins; try again in {wait} s."
+        return _login_page(target, message, name), 429, {"Retry-After": str(wait)}
     user = authenticate(Path(flask.current_app.config[_USERS_FILE_KEY]), name, request.form.get("password", ""))
     if user is None:
-        log.warning("failed login for user %r from %s", name, request.remote_addr)
+        throttle.failed(name, address)
+        log.warning("failed login for user %r from %s", name, address)
         return _login_page(target, "用户名或密码错误 Wrong user name or password.", name), 401
+    throttle.succeeded(name, address)
     flask.session.clear()  # a fresh session (and token) at login: no fixation
     flask.session.update(user=user.name, csrf=secrets.token_urlsafe(32))
     flask.session.permanent = True

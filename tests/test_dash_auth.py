@@ -345,3 +345,26 @@ def test_page_layouts_refuse_roles_without_the_permission(ui_workspace):
     node_page = lambda: node.layout(chain_id="ai", node_id="up.chips")  # noqa: E731
     assert ids.NODE_EXPORT_BUTTON not in text("analyst", node_page)
     assert ids.NODE_EXPORT_XLSX_BUTTON in text("marketer", node_page)
+
+
+def test_password_guessing_is_stopped_for_that_user_while_others_still_log_in(ui_workspace):
+    app = create_app(ui_workspace.root)
+    throttle = app.server.extensions["patentgraph_login_throttle"]
+    now = [1000.0]
+    throttle.clock = lambda: now[0]
+    client = app.server.test_client()
+    client.get("/login")
+    token = client.get_cookie("_csrf_token").value
+
+    def attempt(name: str, password: str):
+        return client.post("/login", data={"csrf_token": token, "username": name, "password": password},
+                           headers={"Origin": "http://localhost"})
+
+    assert [attempt("risk", f"guess-{n}").status_code for n in range(throttle.limit)] == [401] * throttle.limit
+    blocked = attempt("risk", PASSWORDS["risk"])  # even the right password, while the brake holds
+    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+    assert "Too many failed logins" in blocked.get_data(as_text=True)
+    assert attempt("RISK", PASSWORDS["risk"]).status_code == 429  # names are not case-dodged
+    login_client(app.server.test_client(), "analyst")  # another user from the same address is not locked out
+    now[0] += throttle.window + 1
+    assert attempt("risk", PASSWORDS["risk"]).status_code == 302
