@@ -29,6 +29,7 @@ SEGMENT_LABELS = {"upstream": "上游 Upstream", "midstream": "中游 Midstream"
 # Grey for nodes without target firms, then light → dark blue as the count grows.
 NO_TARGETS_COLOUR = "#cbd5e1"
 TARGET_COLOURS = ("#bfdbfe", "#60a5fa", "#2563eb", "#1e3a8a")
+ROLLED_UP_COLOUR = "#e0e7ff"  # a node ranked only through its sub-nodes
 ACCEPTED_DECISIONS = ("auto", "manual")
 RANKED_COLUMNS = (
     "rank", "firm_id", "name", "score", "tier", "province", "city", "size_band", "status",
@@ -123,6 +124,22 @@ def target_counts(workspace: Workspace, chain_id: str) -> dict[str, int]:
     return {str(k): int(v) for k, v in in_chain.groupby("node_id")["firm_id"].nunique().items()}
 
 
+def firms_below(workspace: Workspace, chain_id: str) -> dict[str, int]:
+    """Distinct target firms ranked in any descendant of each node (a field node without its own search
+    expression has no ranking, but the analyst wants to see what lies under it)."""
+    chain = _chain_nodes(workspace, chain_id)
+    parent_of = dict(zip(chain["node_id"], chain["parent_id"], strict=True))
+    scores = _table(workspace, "firm_scores", ("chain_id", "node_id", "firm_id"))
+    pairs = scores.loc[scores["chain_id"] == chain_id, ["node_id", "firm_id"]].drop_duplicates()
+    below: dict[str, set[str]] = {}
+    for node_id, firm_ids in pairs.groupby("node_id")["firm_id"]:
+        ancestor = parent_of.get(node_id)
+        while ancestor in parent_of:
+            below.setdefault(ancestor, set()).update(firm_ids)
+            ancestor = parent_of[ancestor]
+    return {node_id: len(firm_ids) for node_id, firm_ids in below.items()}
+
+
 def colour_for(count: int, max_count: int) -> str:
     """Fill colour of a node with `count` target firms, on a scale up to the chain's busiest node."""
     if count <= 0 or max_count <= 0:
@@ -198,6 +215,7 @@ def chain_elements(workspace: Workspace, chain_id: str, max_elements: int = MAX_
     links = links[links["chain_id"] == chain_id]
     counts = target_counts(workspace, chain_id)
     max_count = max(counts.values(), default=0)
+    below = firms_below(workspace, chain_id)
 
     deepest = max(level_of.values())
     while True:
@@ -208,7 +226,7 @@ def chain_elements(workspace: Workspace, chain_id: str, max_elements: int = MAX_
             break
         deepest -= 1
 
-    elements = _positioned_nodes(chain_id, shown, counts, max_count)
+    elements = _positioned_nodes(chain_id, shown, counts, below, max_count)
     for row in hierarchy:
         elements.append(
             {"data": {"id": f"has:{row['node_id']}", "source": row["parent_id"], "target": row["node_id"]},
@@ -218,7 +236,10 @@ def chain_elements(workspace: Workspace, chain_id: str, max_elements: int = MAX_
         elements.append(
             {"data": {"id": f"feeds:{source}->{target}", "source": source, "target": target}, "classes": "supply"}
         )
-    return ChainGraph(elements, len(shown), len(ordered), deepest, colour_legend(max_count))
+    legend = colour_legend(max_count)
+    if any(not counts.get(row["node_id"]) and below.get(row["node_id"]) for row in shown if row["level"] >= 2):
+        legend.append((ROLLED_UP_COLOUR, "only in sub-nodes 仅子节点"))
+    return ChainGraph(elements, len(shown), len(ordered), deepest, legend)
 
 
 def _lifted_edges(
@@ -237,7 +258,8 @@ def _lifted_edges(
     return edges
 
 
-def _positioned_nodes(chain_id: str, shown: list[dict], counts: dict[str, int], max_count: int) -> list[dict]:
+def _positioned_nodes(chain_id: str, shown: list[dict], counts: dict[str, int], below: dict[str, int],
+                      max_count: int) -> list[dict]:
     """Preset positions: one column per segment; inside it, nodes indented by level, one per row.
 
     Level-1 nodes are the segment boxes (cytoscape compound parents) around their descendants.
@@ -249,12 +271,16 @@ def _positioned_nodes(chain_id: str, shown: list[dict], counts: dict[str, int], 
     out = []
     for row in shown:
         node_id, level, segment = row["node_id"], int(row["level"]), row["segment"]
-        firms = counts.get(node_id, 0)
+        firms, firms_under = counts.get(node_id, 0), below.get(node_id, 0)
         colour = colour_for(firms, max_count)
+        tally = f"{firms} {'firm' if firms == 1 else 'firms'}"
+        if not firms and firms_under:  # no ranking of its own: say what its sub-nodes hold
+            colour, tally = ROLLED_UP_COLOUR, f"{firms_under} {'firm' if firms_under == 1 else 'firms'} in sub-nodes"
         data = {
             "id": node_id,
-            "label": f"{row['name_zh']}\n{row['name_en']}\n{firms} {'firm' if firms == 1 else 'firms'}",
+            "label": f"{row['name_zh']}\n{row['name_en']}\n{tally}",
             "firms": firms,
+            "firms_below": firms_under,
             "level": level,
             "colour": colour,
             "text_colour": "#ffffff" if colour in TARGET_COLOURS[2:] else "#0f172a",
@@ -262,8 +288,9 @@ def _positioned_nodes(chain_id: str, shown: list[dict], counts: dict[str, int], 
         }
         if level == 1:
             data["label"] = f"{SEGMENT_LABELS.get(segment, segment)} · {row['name_zh']} {row['name_en']}"
-            if firms:
-                data["label"] += f" ({firms} firms)"
+            if firms or firms_under:
+                data["label"] += f" ({tally})"
+            data["colour"] = colour_for(firms, max_count)  # the segment box stays neutral unless ranked itself
             if segment in rows_used:  # a second group in the same segment starts below a gap
                 rows_used[segment] += 1
             out.append({"data": data, "classes": f"segment {segment}"})
@@ -289,6 +316,7 @@ def chain_node_rows(workspace: Workspace, chain_id: str) -> list[dict]:
     """The chain's nodes as table rows, depth-first, with patents and target firms per node."""
     ordered = _tree_order(_chain_nodes(workspace, chain_id))
     counts = target_counts(workspace, chain_id)
+    below = firms_below(workspace, chain_id)
     node_patents = _table(workspace, "node_patents", ("chain_id", "node_id", "publication_number"))
     patents = node_patents[node_patents["chain_id"] == chain_id].groupby("node_id")["publication_number"].nunique()
     return [
@@ -300,6 +328,7 @@ def chain_node_rows(workspace: Workspace, chain_id: str) -> list[dict]:
             "segment": row["segment"],
             "patents": int(patents.get(row["node_id"], 0)),
             "firms": counts.get(row["node_id"], 0),
+            "firms_below": below.get(row["node_id"], 0),
             "href": node_href(chain_id, row["node_id"]),
         }
         for row in ordered

@@ -55,6 +55,27 @@ def test_chain_graph_lays_segments_out_upstream_to_downstream_and_colours_by_tar
     assert graph.legend[0] == (data.NO_TARGETS_COLOUR, "0") and graph.legend[-1] == (data.TARGET_COLOURS[-1], "5–6")
 
 
+def test_a_node_ranked_only_through_its_sub_nodes_shows_their_firms_not_zero(ui_workspace, tmp_path):
+    root = tmp_path / "ws"
+    shutil.copytree(ui_workspace.root, root)
+    workspace = Workspace(root)
+    scores = workspace.read_df("firm_scores")
+    workspace.write("firm_scores", scores[scores["node_id"] != "up.chips"], RUN_ID)  # a field node with no expression
+    gpu_firms = set(scores.loc[scores["node_id"] == "up.chips.gpu", "firm_id"])
+    upstream_firms = set(scores.loc[scores["node_id"].isin(["up.chips.gpu", "up.data"]), "firm_id"])
+    assert gpu_firms and upstream_firms > gpu_firms
+
+    graph = data.chain_elements(workspace, "ai")
+    chips = _nodes(graph)["up.chips"]["data"]
+    assert chips["firms"] == 0 and chips["firms_below"] == len(gpu_firms)
+    assert chips["label"].endswith(f"{len(gpu_firms)} firms in sub-nodes") and chips["colour"] == data.ROLLED_UP_COLOUR
+    assert f"({len(upstream_firms)} firms in sub-nodes)" in _nodes(graph)["up"]["data"]["label"]
+    assert (data.ROLLED_UP_COLOUR, "only in sub-nodes 仅子节点") in graph.legend
+    rows = {r["node_id"]: r for r in data.chain_node_rows(workspace, "ai")}
+    assert (rows["up.chips"]["firms"], rows["up.chips"]["firms_below"]) == (0, len(gpu_firms))
+    assert rows["up.chips.gpu"]["firms_below"] == 0  # a leaf has nothing below it
+
+
 def test_chain_graph_drops_deepest_level_and_lifts_its_links_when_over_the_element_cap(ui_workspace):
     full = data.chain_elements(ui_workspace, "ai")
     capped = data.chain_elements(ui_workspace, "ai", max_elements=len(full.elements) - 1)

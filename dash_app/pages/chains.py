@@ -131,7 +131,8 @@ def _node_table(rows: list[dict]) -> dbc.Table:
             html.Td(data.SEGMENT_LABELS.get(r["segment"], r["segment"])),
             html.Td(r["level"]),
             html.Td(f"{r['patents']:,}", className="num"),
-            html.Td(f"{r['firms']:,}", className="num"),
+            html.Td(f"{r['firms']:,}" if r["firms"] or not r["firms_below"] else f"({r['firms_below']:,} in sub-nodes)",
+                    className="num"),
         ])
         for r in rows
     ])  # fmt: skip
