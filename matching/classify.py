@@ -43,6 +43,8 @@ _EN_WORDS: dict[str, tuple[str, ...]] = {
         "co.", "co", "company", "gmbh", "ag", "s.a.", "sa", "plc", "kk", "k.k.", "n.v.", "nv", "b.v.", "bv", "llp",
         "holdings", "aktiengesellschaft", "s.p.a.", "spa", "s.r.l.", "srl", "sas", "s.a.s.", "ab", "oy", "oyj",
         "pty", "kabushiki kaisha", "a/s", "asa", "gbr", "e.v.", "co., ltd.", "gmbh & co. kg", "se", "lp", "l.p.", "laboratories inc",
+        # firm-name heads without a legal form (LTU Technologies; Compagnie Generale de Radiologie; Kogyo K.K.K.)
+        "technologies", "compagnie", "societe", "kogyo", "works", "freres",
     ),
     "university": (
         "university", "universite", "universitat", "universidad", "universita", "universiteit", "college",
@@ -51,7 +53,7 @@ _EN_WORDS: dict[str, tuple[str, ...]] = {
     ),
     "research_institute": (
         "institute", "institut", "instituut", "istituto", "research center", "research centre", "laboratory",
-        "national laboratory", "academy of sciences", "fraunhofer", "max planck", "cnrs",
+        "national laboratory", "national laboratories", "academy of sciences", "fraunhofer", "max planck", "cnrs",
         "centre national de la recherche scientifique", "commissariat a l'energie atomique", "research council",
         "research institute", "research foundation", "research organization", "research organisation",
         "institutes",
@@ -69,6 +71,8 @@ _EN_WORDS: dict[str, tuple[str, ...]] = {
         "coast guard", "marine corps", "national guard", "environmental protection agency", "smithsonian",
         "board", "committee", "directorate", "program", "programs", "corps", "national institute",
         "national institutes", "national center", "library of congress", "ministere", "ministerium",
+        "command", "naval", "division of", "geological survey", "inspector general", "comptroller", "etat francais",
+        "space flight center", "space center", "warfare center",
     ),
 }
 
@@ -78,13 +82,19 @@ _SURNAMES_1 = set(
     "易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳"
     "管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵"
     "苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
+    # less common surnames seen among CNKI inventors (印杰, 湛兰, 鄢宇森); words that open firm names left out
+    "印居湛鄢芮雍郁韶茅闻蔺揭訾冀郜禹晋鞠贲靖封储井阎雒逯蒯昝扈郗宿权庾皮仝伏厉修展帅宦阙寿荆羊操谈邸嵇尉牧"
 )
 _SURNAMES_2 = (
     "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "夏侯", "令狐",
     "端木", "西门", "南宫", "独孤", "轩辕", "百里", "呼延", "万俟", "司空", "钟离",
 )
+# "Labcon, North America" is a firm and its region, not "Last, First"
+_PLACE_WORDS = frozenset("north south east west america americas usa europe asia pacific international".split())
+_NOT_FIRM_EVIDENCE = frozenset({"association", "group"})  # e.V., Assn.: societies; "Group": any body
 _HAN_ONLY_RE = re.compile(r"^[\u4e00-\u9fff]+$")
-_MINORITY_NAME_RE = re.compile(r"^[\u4e00-\u9fff]{1,8}[·•・][\u4e00-\u9fff·•・]{1,16}$")
+# 阿卜杜·热合曼, and transliterated foreign names with Latin initials: 托马斯·L·埃文斯
+_MINORITY_NAME_RE = re.compile(r"^[\u4e00-\u9fff]{1,8}(?:[·•・](?:[\u4e00-\u9fff]{1,8}|[A-Z]\.?))+$")
 _EN_PERSON_COMMA_RE = re.compile(r"^[a-z][a-z'\-]+\s*[,;]\s*[a-z][a-z'\-]*(\s+[a-z][a-z'\-]*\.?){0,2}$")
 _EN_PERSON_INITIAL_RE = re.compile(r"^[a-z][a-z'\-]+(\s+[a-z]\.?)?\s+[a-z]\.?\s+[a-z][a-z'\-]+$|^[a-z][a-z'\-]+\s+[a-z]\.\s*$")
 
@@ -149,10 +159,17 @@ def classify_applicant(name: str) -> str:
         if found:
             return found
         return "individual" if _is_chinese_person(text) else "unknown"
+    # accents folded: COMMISSARIAT À L'ÉNERGIE ATOMIQUE meets the phrase "commissariat a l'energie atomique"
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     found = _classifier().org_type(text, chinese=False)
     if found:
         return found
     plain = " ".join(text.lower().split())
-    if _EN_PERSON_COMMA_RE.match(plain) or _EN_PERSON_INITIAL_RE.match(plain):
+    given = plain.split(",", 1)[1].split() if "," in plain else []
+    if ((_EN_PERSON_COMMA_RE.match(plain) and not _PLACE_WORDS.intersection(given))
+            or _EN_PERSON_INITIAL_RE.match(plain)):
         return "individual"
+    # a legal form the normaliser strips (ISO 20275 list: S.p.A., ApS, B.V.B.A., K.K., publ) makes a company
+    if parsed.legal_form and parsed.legal_form not in _NOT_FIRM_EVIDENCE:
+        return "company"
     return "unknown"

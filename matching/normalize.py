@@ -2,7 +2,8 @@
 
 Chinese: NFKC (full-width -> half-width), traditional -> simplified, bracketed places removed
 into a region feature, legal forms stripped into a legal-form class, punctuation and spaces
-removed. English: NFKC, lowercase, '&' -> 'and', punctuation -> space, legal forms stripped.
+removed. English: NFKC, lowercase, '&' / '+' / 'and' dropped, punctuation -> space, a leading or trailing article
+dropped, runs of single letters joined (J. R. -> jr), common abbreviations spelled out, legal forms stripped.
 The key keeps a leading place (深圳市…); `core` is the key without it, so 深圳市大疆创新 and
 大疆创新 meet on `core` and the region decides.
 """
@@ -24,6 +25,7 @@ _HAN_RE = re.compile(r"[\u4e00-\u9fff]")
 _BRACKET_RE = re.compile(r"[(\[{【〔]([^()\[\]{}【】〔〕]*)[)\]}】〕]")
 _ZH_DROP_RE = re.compile(r"[\s\W_]+")
 _EN_DROP_RE = re.compile(r"[^0-9a-z\u4e00-\u9fff]+")
+_DOT_COM_RE = re.compile(r"\.com\b")
 _ZH_FORM_RE = re.compile("(?:" + "|".join(sorted(map(re.escape, ZH_FORMS), key=len, reverse=True)) + ")$")
 _EN_FORMS_BY_LAST: dict[str, list[tuple[tuple[str, ...], str]]] = {}
 for _form, _cls in sorted(((tuple(f.split()), c) for f, c in EN_FORMS.items()), key=lambda f: -len(f[0])):
@@ -42,6 +44,29 @@ _EN_GENERIC = frozenset(
     "industry solutions products manufacturing semiconductor semiconductors software networks communications "
     "communication medical pharmaceutical pharmaceuticals devices materials energy global the and of".split()
 )
+
+# abbreviations registers and patent offices write either way (Tropar Mfg. Co. = Tropar Manufacturing Co.)
+_EN_ABBREVIATIONS = {
+    "mfg": "manufacturing", "mfrs": "manufacturers", "intl": "international", "natl": "national",
+    "bros": "brothers", "labs": "laboratories", "lab": "laboratory", "engg": "engineering", "chem": "chemical",
+    "prods": "products", "svcs": "services", "mgmt": "management", "dept": "department", "univ": "university",
+    "inst": "institute", "assocs": "associates", "equip": "equipment",
+}
+
+
+def _join_initials(tokens: list[str]) -> list[str]:
+    """A run of single letters is one token: J.R. Setina, J. R. Setina and JR Setina meet on "jr setina"."""
+    out: list[str] = []
+    run = ""
+    for token in tokens:
+        if len(token) == 1 and token.isalpha():
+            run += token
+            continue
+        if run:
+            out.append(run)
+            run = ""
+        out.append(token)
+    return [*out, run] if run else out
 
 
 @dataclass(frozen=True)
@@ -155,12 +180,17 @@ def _parse_zh(text: str, b_province: str | None, b_city: str | None) -> ParsedNa
 
 def _parse_en(text: str, b_province: str | None, b_city: str | None) -> ParsedName:
     text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    # dots vanish rather than split: U.S.A. -> usa, L.L.C. -> llc, Co.,Ltd -> co ltd
-    text = text.lower().replace("&", " and ").replace("'s", "s").replace("'", "").replace("’", "").replace(".", "")
-    tokens = _EN_DROP_RE.sub(" ", text).split()
+    # a web suffix is decoration (Netforensics.com, Inc. = Netforensics, Inc.); then dots vanish rather than
+    # split: U.S.A. -> usa, L.L.C. -> llc, Co.,Ltd -> co ltd
+    text = _DOT_COM_RE.sub(" ", text.lower())
+    text = text.replace("'s", "s").replace("'", "").replace("’", "").replace(".", "")
+    # "&", "+" and "and" join names in any spelling (Bell & Howell, Bell + Howell, Bell and Howell, Bell Howell)
+    tokens = [t for t in _EN_DROP_RE.sub(" ", text).split() if t != "and"] or ["and"]
     if tokens and tokens[0] == "the":
         tokens = tokens[1:]
-    tokens, legal = _strip_en_forms(tokens)
+    if len(tokens) > 1 and tokens[-1] == "the":  # registers invert the article: "Boeing Company, The"
+        tokens = tokens[:-1]
+    tokens, legal = _strip_en_forms(_join_initials([_EN_ABBREVIATIONS.get(t, t) for t in tokens]))
     province, city = b_province, b_city
     core_tokens = tokens
     for end in (0, -1):  # a leading or trailing place: "Shenzhen X Co" / "X (Shenzhen)" / "X Shenzhen"

@@ -8,10 +8,14 @@ from fixtures.matching.real_sets import (
     dyevre_fglmy_raw,
     dyevre_subsidiaries,
     evaluate_ours,
+    evaluate_unverified,
     gleif_other_names,
     marx_pv_opencorporates,
     pv_variant_clusters,
 )
+from rapidfuzz import fuzz
+
+from matching import normalize_name
 
 pytestmark = pytest.mark.shared_data
 
@@ -40,7 +44,7 @@ def test_patentsview_assignees_against_opencorporates_names(tmp_path):
     _, result, _ = _run(marx_pv_opencorporates, tmp_path)
     company = result.by_type["company"]
     assert company.precision >= 0.99, result.summary()
-    assert company.recall >= 0.62, result.summary()
+    assert company.recall >= 0.63, result.summary()  # 0.6391 measured; renames bound it
 
 
 def test_subsidiaries_are_not_taken_for_their_parent(tmp_path):
@@ -68,13 +72,21 @@ def test_gleif_other_names_among_sec_companies(tmp_path):
 
 
 def test_patentsview_variant_clusters(tmp_path):
-    """PatentsView's logged suspect clusters put subsidiaries and other cities under one id (Sanyo under
-    Matsushita, SHENZHEN CHINA STAR under WUHAN CHINA STAR): the matcher links legal entities, so its only
-    disagreements with these labels must be variants that name the very firm it linked to."""
-    real, result, _ = _run(pv_variant_clusters, tmp_path)
+    """PatentsView's disambiguated clusters (samples_with_data.csv) are labels; the error log's flagged members of
+    the hand-labelled clusters are unverified (see real_sets.py): on those, a link that leaves the labeller's
+    cluster must go to the firm the string itself names (SHENZHEN CHINA STAR typos -> Shenzhen China Star, not
+    Wuhan China Star, typos and all), never to an unrelated firm."""
+    real, result, workspace = _run(pv_variant_clusters, tmp_path)
+    assert result.overall.labels >= 90
+    assert result.overall.precision >= 0.97, result.summary()
+    # the misses are a university, a regents board and an institute: never linked to a firm, by design
+    assert result.overall.recall >= 0.95, result.summary()
+    flagged = evaluate_unverified(real, workspace, tmp_path)
+    print(flagged.summary(max_errors=10))
+    assert flagged.overall.labels >= 1_000
     names = real.firms.set_index("firm_id")["name"]
-    wrong = [e for e in result.errors if e["error"] == "wrong_firm"]
-    for error in wrong:
-        linked = names[error["predicted_firm_id"]].lower()
-        assert linked.split()[0] == error["applicant_name"].lower().split()[0], error
-    assert result.overall.correct >= 50, result.summary()
+    elsewhere = [e for e in flagged.errors if e["error"] == "wrong_firm"]
+    for error in elsewhere:
+        linked = normalize_name(names[error["predicted_firm_id"]])
+        assert fuzz.ratio(linked, normalize_name(error["applicant_name"])) >= 85, error
+    assert flagged.overall.correct >= 50, flagged.summary()
