@@ -17,7 +17,7 @@ from rich.table import Table
 
 from graph import pipeline
 from graph.config import Settings, load_settings
-from graph.workspace import ContractError, Workspace
+from graph.workspace import ContractError, Workspace, return_freed_memory
 
 app = typer.Typer(
     name="patentgraph",
@@ -44,6 +44,7 @@ def _main(
     workspace: Annotated[Path | None, typer.Option(help="Workspace directory (default ./workspace)")] = None,
     config: Annotated[Path | None, typer.Option(help="Settings file (default ./patentgraph.toml)")] = None,
 ) -> None:
+    return_freed_memory()
     try:
         state.settings = load_settings(config, workspace)
     except (OSError, ValueError) as exc:

@@ -31,10 +31,32 @@ from graph.contracts import CONTRACTS, QUARANTINE, Contract
 _META_TABLE = b"patentgraph.table"
 _META_VERSION = b"patentgraph.schema_version"
 _META_RUN = b"patentgraph.run_id"
+# Long free text: nearly every value distinct, so a dictionary page never pays (the writer builds
+# one, then falls back to plain), and min/max statistics of abstracts help no reader.
+_FREE_TEXT = frozenset({"title", "abstract", "claims", "raw"})
 
 
 class ContractError(ValueError):
     """A table does not satisfy its contract; the message names table, column and row."""
+
+
+def return_freed_memory() -> None:
+    """Make Arrow hand freed memory back to the system within a second, for this process (call at start).
+
+    Arrow's default pool (mimalloc) keeps freed pages for reuse, so a stage streaming a large file
+    holds well above what it uses at any moment; jemalloc returns pages unused for its decay time.
+    1 s, not 0: with 0 every block's buffers are returned and faulted in again, which cost 30–40 %
+    more CPU in ingest for ≈ 15 MB less peak on a 200 MB file. Left alone when
+    ARROW_DEFAULT_MEMORY_POOL chooses a pool, or pyarrow has no jemalloc.
+    """
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        return
+    pa.set_memory_pool(pool)
+    pa.jemalloc_set_decay_ms(1000)
 
 
 def new_run_id(stage: str) -> str:
@@ -181,6 +203,11 @@ class Workspace:
             return [json.loads(line) for line in handle if line.strip()]
 
 
+def _parquet_path(column: pa.Field) -> str:
+    """The column's path in the Parquet file, which per-column writer options name: a list's items are one level down."""
+    return f"{column.name}.list.element" if pa.types.is_list(column.type) else column.name
+
+
 class TableWriter:
     """Writes one table in row groups; each block is conformed to the contract first.
 
@@ -200,7 +227,9 @@ class TableWriter:
     def __enter__(self) -> TableWriter:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._parquet = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
+            coded = [_parquet_path(f) for f in self.schema if f.name not in _FREE_TEXT]
+            self._parquet = pq.ParquetWriter(self.tmp, self.schema, compression="zstd", use_dictionary=coded,
+                                             write_statistics=coded)
         except OSError as exc:
             self.tmp.unlink(missing_ok=True)
             raise self._cannot_write(exc) from exc

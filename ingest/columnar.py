@@ -199,8 +199,11 @@ def by_distinct_value(values: pa.Array, parse: Callable, out_type: pa.DataType) 
         memo.results = pa.concat_arrays([memo.results, pa.array(results, out_type)])
         memo.reasons = pa.concat_arrays([memo.reasons, pa.array(reasons, pa.string())])
         where = pc.index_in(distinct, value_set=memo.values)
-    where = where.take(encoded.indices)
-    return memo.results.take(where), memo.reasons.take(where)
+    # Looked up per distinct value, then spread over the rows; most columns have no reason at all.
+    reasons = memo.reasons.take(where)
+    if reasons.null_count == len(reasons):
+        return memo.results.take(where).take(encoded.indices), pa.nulls(len(values), pa.string())
+    return memo.results.take(where).take(encoded.indices), reasons.take(encoded.indices)
 
 
 def fast_or_exact(values: pa.Array, fast: Callable, parse: Callable, out_type: pa.DataType) -> tuple[pa.Array, pa.Array]:

@@ -1414,3 +1414,91 @@ def generate(out_dir: Path, n_patents: int = 3000, n_firms: int = 800, seed: int
     manifest_path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return GeneratedDataset(patent_files=[files.paths[n] for n in files.quota], firm_files=firm_paths,
                             labels=out_dir / "labels.csv", manifest=manifest_path)
+
+
+_PV_CPC = ("G06N3/08", "G06F16/245", "H04L9/32", "H01M10/0525", "B64C39/024", "G05D1/106", "H04W72/04",
+           "G06T7/70", "A61K31/4439", "C07D401/04", "H01L27/146", "G06Q40/02")
+
+
+def patentsview_bulk(out_dir: Path, n_patents: int, seed: int = 7) -> Path:
+    """A PatentsView bulk set (g_patent and the tables joined on patent_id) of `n_patents` invented patents.
+
+    Per patent: 1–3 assignees (sequence order shuffled in the file), 1–3 inventors, 2–8 CPC and
+    1–4 IPC rows, 0–20 citations; one side row in 500 names a patent_id g_patent lacks (an orphan
+    the ingest quarantines). The citation table is written as `.tsv.zip`, as PatentsView ships it.
+    """
+    rng = random.Random(seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    locations = [(f"loc-{i}", city, "", "CN") for i, city in enumerate(("Shenzhen", "Beijing", "Shanghai", "Hangzhou",
+                                                                         "Suzhou", "Chengdu", "Wuhan", "Xi'an"))]
+    organisations = [f"{city} {word} Technology Co., Ltd." for city in ("Shenzhen", "Beijing", "Hangzhou", "Suzhou")
+                     for word in ("Zhixin", "Huarui", "Lingyun", "Tianchen", "Jingwei", "Haoran", "Qiming")]
+    first = 10_000_000
+    names = ("g_patent", "g_patent_abstract", "g_application", "g_assignee_disambiguated", "g_inventor_disambiguated",
+             "g_cpc_current", "g_ipc_at_issue", "g_location_disambiguated")
+    headers = {
+        "g_patent": ("patent_id", "patent_type", "patent_date", "patent_title", "wipo_kind", "num_claims", "withdrawn",
+                     "filename"),
+        "g_patent_abstract": ("patent_id", "patent_abstract"),
+        "g_application": ("application_id", "patent_id", "patent_application_type", "filing_date", "series_code",
+                          "rule_47_flag"),
+        "g_assignee_disambiguated": ("patent_id", "assignee_sequence", "assignee_id",
+                                     "disambig_assignee_individual_name_first",
+                                     "disambig_assignee_individual_name_last", "disambig_assignee_organization",
+                                     "assignee_type", "location_id"),
+        "g_inventor_disambiguated": ("patent_id", "inventor_sequence", "inventor_id", "disambig_inventor_name_first",
+                                     "disambig_inventor_name_last", "gender_code", "location_id"),
+        "g_cpc_current": ("patent_id", "cpc_sequence", "cpc_section", "cpc_class", "cpc_subclass", "cpc_group",
+                          "cpc_type"),
+        "g_ipc_at_issue": ("patent_id", "ipc_sequence", "classification_level", "section", "ipc_class", "subclass",
+                           "main_group", "subgroup", "symbol_position", "classification_value"),
+        "g_location_disambiguated": ("location_id", "disambig_city", "disambig_state", "disambig_country"),
+        "g_us_patent_citation": ("patent_id", "citation_sequence", "citation_patent_id", "citation_date", "record_name",
+                                 "wipo_kind", "citation_category"),
+    }
+    handles = {name: open(out_dir / f"{name}.tsv", "w", encoding="utf-8", newline="") for name in names}
+    citations = out_dir / "g_us_patent_citation.tsv"
+    handles["g_us_patent_citation"] = open(citations, "w", encoding="utf-8", newline="")
+    writers = {name: csv.writer(handle, delimiter="\t", lineterminator="\n") for name, handle in handles.items()}
+    for name, writer in writers.items():
+        writer.writerow(headers[name])
+    writers["g_location_disambiguated"].writerows(locations)
+    try:
+        for serial in range(n_patents):
+            patent_id = str(first + serial)
+            if rng.random() < 0.002:  # a side row whose patent is not in g_patent
+                writers["g_cpc_current"].writerow((str(first - 1 - serial), "0", "G", "G06", "G06N", "G06N3/08",
+                                                   "inventional"))
+            day = _random_day(rng, dt.date(2015, 1, 6), dt.date(2024, 12, 31))
+            writers["g_patent"].writerow((patent_id, "utility", day.isoformat(), f"System and method {serial}", "B2",
+                                          str(rng.randint(1, 40)), "0", f"ipg{day:%y%m%d}.xml"))
+            writers["g_patent_abstract"].writerow((patent_id, f"An invented abstract for patent {serial}, " * 4))
+            writers["g_application"].writerow((f"{rng.randint(14, 17)}/{rng.randint(100000, 999999)}", patent_id,
+                                               "utility", (day - dt.timedelta(days=rng.randint(300, 1500))).isoformat(),
+                                               "15", "0"))
+            assignees = rng.sample(range(len(organisations)), rng.randint(1, 3))
+            for sequence in rng.sample(range(len(assignees)), len(assignees)):
+                writers["g_assignee_disambiguated"].writerow((
+                    patent_id, str(sequence), f"a-{assignees[sequence]}", "", "", organisations[assignees[sequence]],
+                    "3", rng.choice(locations)[0]))
+            for sequence in range(rng.randint(1, 3)):
+                writers["g_inventor_disambiguated"].writerow((patent_id, str(sequence), f"i-{serial}-{sequence}",
+                                                              _person_name(rng), "Wang", "", ""))
+            for sequence, code in enumerate(rng.sample(_PV_CPC, rng.randint(2, 8))):
+                writers["g_cpc_current"].writerow((patent_id, str(sequence), code[0], code[:3], code[:4], code,
+                                                   "inventional" if sequence == 0 else "additional"))
+            for sequence, code in enumerate(rng.sample(_PV_CPC, rng.randint(1, 4))):
+                group, subgroup = code[4:].split("/")
+                writers["g_ipc_at_issue"].writerow((patent_id, str(sequence), "A", code[0], code[1:3], code[3], group,
+                                                    subgroup, "F" if sequence == 0 else "L", "I"))
+            for sequence in range(rng.randint(0, 20)):
+                writers["g_us_patent_citation"].writerow((patent_id, str(sequence), str(rng.randint(4_000_000, first)),
+                                                          "2010-01-01", "Smith", rng.choice(("A", "B1", "B2")),
+                                                          "cited by examiner"))
+    finally:
+        for handle in handles.values():
+            handle.close()
+    with zipfile.ZipFile(out_dir / "g_us_patent_citation.tsv.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(citations, citations.name)
+    citations.unlink()
+    return out_dir

@@ -21,6 +21,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -31,6 +32,7 @@ from typing import BinaryIO
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from lxml import etree
 from pyarrow import csv as pa_csv
 
 from ingest.headers import ColumnMap, header_key, map_headers
@@ -90,14 +92,25 @@ class SourceTable:
     encoding: str | None
     columns: ColumnMap
     rows: Iterator[SourceRow]
+    joined_rows: int = 0  # rows of a PatentsView bulk table joined into g_patent's records (read and used)
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
-    """Files as given, folders recursed (sorted) for supported files; a missing path raises."""
+    """Files as given, folders recursed (sorted) for supported files; a missing path raises.
+
+    A folder holding g_patent.tsv is a PatentsView bulk set and stays one path: its tables are joined.
+    """
+    from ingest import patentsview
+
     out: list[Path] = []
     for path in map(Path, paths):
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and _is_table_file(p))
+        if patentsview.is_bulk_folder(path):
+            out.append(path)  # a PatentsView bulk set: its tables are read together
+        elif path.is_dir():
+            patentsview.check_no_orphan_tables(path)
+            sets = sorted({p.parent for p in path.rglob("g_patent.tsv*") if patentsview.is_bulk_folder(p.parent)})
+            found = sorted([*sets, *(p for p in path.rglob("*") if p.is_file() and _is_table_file(p)
+                                     and not any(s in p.parents for s in sets))])
             if not found:
                 raise IngestError(f"{path}: folder holds no CSV, XLSX, XML, gzip or zip files")
             out.extend(found)
@@ -122,6 +135,13 @@ def open_tables(
     """Yield the tables in `path` (one, or one per member of a zip archive); consume each in turn."""
     if fmt is not None and fmt not in FORMATS:
         raise IngestError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    if path.is_dir():
+        from ingest import patentsview
+
+        if fmt not in (None, "patentsview") or not patentsview.is_bulk_folder(path):
+            raise IngestError(f"{path}: a folder is read as a PatentsView bulk set, which needs g_patent.tsv")
+        yield from patentsview.read_folder(path)
+        return
     reader = _TableReader(synonyms, required, fmt, xml_reader)
     yield from reader.open(str(path), lambda: open(path, "rb"), path.suffix.lower())
 
@@ -186,6 +206,11 @@ class _TableReader:
                 return
             if any(name.startswith("word/") or name.startswith("ppt/") for name in names):
                 raise IngestError(f"{label}: a Word/PowerPoint document, not a patent or registry export")
+            from ingest import patentsview
+
+            if self.fmt in (None, "patentsview") and patentsview.is_bulk_archive(names):
+                yield from patentsview.read_archive(label, archive)
+                return
             members = sorted(n for n in names if _is_table_file(Path(n)) and not n.startswith("__MACOSX/"))
             if not members:
                 raise IngestError(f"{label}: the zip archive holds no CSV, XLSX or XML files")
@@ -214,6 +239,36 @@ class _TableReader:
                            _csv_batches(label, opener, text_encoding, delimiter, header_index, header, columns))
 
     def _xlsx_table(self, label: str, handle: BinaryIO, fmt_label: str) -> SourceTable:
+        """The first worksheet with a header row, read by the streaming reader (openpyxl if it cannot)."""
+        from ingest.xlsx import XlsxCellError, XlsxUnsupported, XlsxWorkbook
+
+        def rows_of(sheet) -> Iterator[list]:
+            try:
+                yield from book.rows(sheet)
+            except XlsxCellError as exc:
+                raise IngestError(f"{label}: {exc}") from None
+
+        try:
+            book = XlsxWorkbook(handle)
+        except XlsxUnsupported as exc:
+            warnings.warn(f"{label}: read with openpyxl, slowly: the streaming reader does not support {exc}",
+                          stacklevel=2)
+            handle.seek(0)
+            return self._openpyxl_table(label, handle, fmt_label)
+        except (zipfile.BadZipFile, KeyError, etree.XMLSyntaxError, ValueError) as exc:
+            raise IngestError(f"{label}: not a readable XLSX workbook ({exc})") from None
+        for sheet in book.sheets:
+            rows_iter = rows_of(sheet)
+            try:
+                header = self._find_header(label, rows_iter)
+            except IngestError:
+                continue
+            columns = map_headers(header, self.synonyms)
+            return SourceTable(label, fmt_label, None, columns, self._xlsx_rows(book, rows_iter, columns, len(header)))
+        book.close()
+        raise self._no_sheet_header(label)
+
+    def _openpyxl_table(self, label: str, handle: BinaryIO, fmt_label: str) -> SourceTable:
         import openpyxl
         from openpyxl.utils.exceptions import InvalidFileException
 
@@ -231,8 +286,11 @@ class _TableReader:
             columns = map_headers(header, self.synonyms)
             return SourceTable(label, fmt_label, None, columns, self._xlsx_rows(book, rows_iter, columns, len(header)))
         book.close()
+        raise self._no_sheet_header(label)
+
+    def _no_sheet_header(self, label: str) -> IngestError:
         wanted = ", ".join(self.synonyms[alternatives[0]][0] for alternatives in self.required)
-        raise IngestError(f"{label}: no sheet has a header row naming {wanted} in its first {_HEADER_SEARCH_ROWS} rows")
+        return IngestError(f"{label}: no sheet has a header row naming {wanted} in its first {_HEADER_SEARCH_ROWS} rows")
 
     def _xlsx_rows(self, book, rows_iter, columns: ColumnMap, width: int) -> Iterator[SourceRow]:
         try:
@@ -289,7 +347,9 @@ class SourceBatch:
         return SourceRow(0, None, [self.cells.column(i)[index].as_py() for i in range(self.cells.num_columns)]).raw()
 
 
-_BLOCK_BYTES = 8 << 20  # about 13k rows of a CNIPA export: large enough that per-block costs vanish
+_BLOCK_BYTES = 1 << 20  # Arrow's parse block: larger ones make its reader hold several times more memory
+_MAX_BLOCK_BYTES = 256 << 20  # a longer row fails the file
+_BATCH_BYTES = 8 << 20  # blocks are joined up to about this (13k rows of a CNIPA export), so per-batch costs vanish
 
 
 def _csv_batches(label: str, opener: Callable[[], BinaryIO], text_encoding: TextEncoding, delimiter: str,
@@ -299,7 +359,7 @@ def _csv_batches(label: str, opener: Callable[[], BinaryIO], text_encoding: Text
     Arrow's reader numbers every row it could not split into the header's columns; the rows of
     a block are the positions left between those, so positions stay exact without a row loop.
     A file with damaged bytes (and every GB18030 file) is read through `_Transcoder`, which marks them.
-    Blocks are parsed one ahead in a thread, so parsing overlaps the normalisation of the block before.
+    Blocks are parsed one batch ahead in a thread, so parsing overlaps the normalisation of the batch before.
     """
     width = len(header)
     names = [f"c{i}" for i in range(width)]
@@ -315,18 +375,22 @@ def _csv_batches(label: str, opener: Callable[[], BinaryIO], text_encoding: Text
     next_position = 1
     pending_odd: set[int] = set()
     with contextlib.ExitStack() as stack:
-        handle = _Transcoder(label, opener, encoding) if marked else stack.enter_context(opener())
-        try:
-            reader = pa_csv.open_csv(
+
+        def open_reader(block_size: int):
+            handle = _Transcoder(label, opener, encoding) if marked else stack.enter_context(opener())
+            return pa_csv.open_csv(
                 handle,
-                read_options=pa_csv.ReadOptions(use_threads=False, block_size=_BLOCK_BYTES, skip_rows=header_index + 1,
+                read_options=pa_csv.ReadOptions(use_threads=False, block_size=block_size, skip_rows=header_index + 1,
                                                 column_names=names, encoding=arrow_encoding),
                 parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
                                                   ignore_empty_lines=False, invalid_row_handler=odd_row),
-                convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                # check_utf8 off: detect_encoding validated every byte, or the text was transcoded to UTF-8
+                convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), check_utf8=False,
                                                       strings_can_be_null=False, quoted_strings_can_be_null=False),
             )
-            for block, odd in _read_ahead(reader, odd_rows):
+
+        try:
+            for block, odd in _read_ahead(open_reader, odd_rows):
                 if block is None:  # rows after the last block
                     for position, text in odd:
                         row = _odd_row(position, text, delimiter, width, columns, encoding)
@@ -358,11 +422,15 @@ def _csv_batches(label: str, opener: Callable[[], BinaryIO], text_encoding: Text
             raise IngestError(f"{label}: damaged data after data row {next_position - 1} ({exc})") from None
 
 
-def _read_ahead(reader, odd_rows: list) -> Iterator[tuple[pa.RecordBatch | None, list]]:
-    """The reader's blocks, each with the rows Arrow set aside up to it, parsed one block ahead in a thread.
+def _read_ahead(open_reader: Callable[[int], Iterator[pa.RecordBatch]],
+                odd_rows: list) -> Iterator[tuple[pa.RecordBatch | None, list]]:
+    """The blocks of `open_reader(block size)` joined into batches of about `_BATCH_BYTES`, each with
+    the rows Arrow set aside up to it, parsed one batch ahead in a thread.
 
-    Arrow releases the GIL while it parses, so the next block is parsed while this one is normalised.
-    Ends with (None, rows set aside after the last block); the reader's errors are raised here.
+    Arrow releases the GIL while it parses, so the next batch is parsed while this one is normalised.
+    A row longer than a block stops Arrow's reader: the file is then read again with blocks 16 times
+    larger, from the row after those already handed on. Ends with (None, rows set aside after the
+    last batch); the reader's errors are raised here.
     """
     ready: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
@@ -376,14 +444,49 @@ def _read_ahead(reader, odd_rows: list) -> Iterator[tuple[pa.RecordBatch | None,
                 continue
         return False
 
+    handed_rows = 0  # good rows handed on so far
+    handed_odd: set[int] = set()  # positions of set-aside rows handed on so far
+
+    def hand_on(blocks: list[pa.RecordBatch], odd: list[tuple[int, str]]) -> bool:
+        nonlocal handed_rows
+        handed_rows += sum(b.num_rows for b in blocks)
+        handed_odd.update(position for position, _ in odd)
+        return put((pa.concat_batches(blocks), sorted(odd)))
+
+    def read(block_size: int) -> bool:
+        """Hand on the batches of a reader from the first row not handed on yet; False when stopped."""
+        skip = handed_rows
+        blocks: list[pa.RecordBatch] = []
+        odd: list[tuple[int, str]] = []  # rows set aside up to the last block read
+        for block in open_reader(block_size):
+            if skip:  # read before, by a reader with smaller blocks
+                block, skip = block.slice(min(skip, block.num_rows)), max(0, skip - block.num_rows)
+            blocks.append(block)
+            odd += [row for row in odd_rows if row[0] not in handed_odd]
+            odd_rows.clear()
+            if sum(b.nbytes for b in blocks) >= _BATCH_BYTES:
+                if not hand_on(blocks, odd):
+                    return False
+                blocks, odd = [], []
+        if any(b.num_rows for b in blocks):
+            return hand_on(blocks, odd)
+        odd_rows[:0] = odd  # set aside after the last good row: they go out at the end
+        return True
+
     def parse() -> None:
+        block_size = _BLOCK_BYTES
         try:
-            for block in reader:
-                odd = sorted(odd_rows)
-                odd_rows.clear()
-                if not put((block, odd)):
-                    return
-            put((None, sorted(odd_rows)))
+            while True:
+                try:
+                    if not read(block_size):
+                        return
+                    break
+                except pa.ArrowInvalid as exc:
+                    if "straddl" not in str(exc) or block_size >= _MAX_BLOCK_BYTES:
+                        raise
+                    block_size *= 16
+                    odd_rows.clear()
+            put((None, sorted(row for row in odd_rows if row[0] not in handed_odd)))
         except BaseException as exc:  # handed to the consumer, which raises it
             put(exc)
 

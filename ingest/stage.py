@@ -13,8 +13,10 @@ import gzip
 import hashlib
 import json
 import os
+import queue
 import shutil
 import tempfile
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -31,7 +33,7 @@ from lxml import etree
 
 from graph.contracts import CONTRACTS
 from graph.progress import track
-from graph.workspace import Quarantine, Workspace
+from graph.workspace import Quarantine, TableWriter, Workspace
 from ingest import columnar, headers, records
 from ingest.sources import IngestError, SourceRow, SourceTable, expand_paths, open_tables
 from ingest.uspto_xml import read_uspto_xml
@@ -104,7 +106,7 @@ def _run_ingest(kind: _Kind, workspace: Workspace, paths: list[Path], run_id: st
     per_file: list[FileCount] = []
     skipped: list[Path] = []
     ingested: list[tuple[str, Path]] = []
-    with _Merger(workspace, kind) as merger:
+    with _Merger(workspace, kind, run_id, direct=not had_table and len(files) == 1) as merger:
         if had_table:
             merger.add_existing(workspace.table_path(kind.table))
         for path in files:
@@ -160,6 +162,8 @@ def _read_file(kind: _Kind, path: Path, fmt: str | None, merger: _Merger) -> tup
             count = FileCount(Path(source.label), source.format, source.encoding,
                               unmapped_columns=source.columns.unmapped)
             _read_table(kind, source, count, rejected, merger)
+            count.read += source.joined_rows  # PatentsView bulk rows that went into g_patent's records
+            count.written += source.joined_rows
             counts.append(count)
     except _DAMAGED as exc:  # a truncated or corrupted gzip / zip / XLSX stream, wherever the reader meets it
         raise IngestError(f"{path.resolve()}: damaged file, cannot be read ({type(exc).__name__}: {exc})") from None
@@ -170,6 +174,7 @@ def _read_file(kind: _Kind, path: Path, fmt: str | None, merger: _Merger) -> tup
 
 def _read_table(kind: _Kind, source: SourceTable, count: FileCount, rejected: Quarantine, merger: _Merger) -> None:
     pending: list[dict] = []  # records built row by row, staged in blocks
+    first_rejected = len(rejected.rows)
 
     def build(row: SourceRow) -> None:
         count.read += 1
@@ -210,6 +215,8 @@ def _read_table(kind: _Kind, source: SourceTable, count: FileCount, rejected: Qu
             count.written += batch.num_rows
             merger.add(batch, count)
     flush()
+    # In file order: rows set aside by the CSV reader come before the rest of their batch.
+    rejected.rows[first_rejected:] = sorted(rejected.rows[first_rejected:], key=lambda row: row["position"])
 
 
 class _Orphans:
@@ -255,22 +262,38 @@ class _Merger:
     which are merged by their key text in source order (the first keeps its provenance) and
     written last. Two different keys sharing a hash (odds about 1e-7 at 1.5 M keys) would only
     be held back together and count one merge too many; the records themselves stay apart.
+
+    `direct`, for a run of one file into an empty table: pass one writes the table itself, in a
+    thread, for as long as no key repeats and no record lacks a required value, and the table is
+    renamed into place with no pass two. From the first batch that breaks this, the part written
+    so far becomes the first source of pass two and the rest spills as usual.
     """
 
-    def __init__(self, workspace: Workspace, kind: _Kind):
+    def __init__(self, workspace: Workspace, kind: _Kind, run_id: str, direct: bool = False):
         self.kind = kind
         self.key = CONTRACTS[kind.table].key[0]
         self.schema = pa.schema([f.with_nullable(True) for f in CONTRACTS[kind.table].schema])
+        self.required = [f.name for f in CONTRACTS[kind.table].schema if not f.nullable]
+        self.run_id = run_id
         self.scratch_parent = workspace.root / "ingest"
         self.seen = _HashRuns()
         self.file_keys = _HashRuns()
         self.repeated: list[np.ndarray] = []
         self.sources: list[Path] = []
         self.spill: pa.ipc.RecordBatchFileWriter | None = None
+        self.direct_wanted = direct
+        self.direct: _BackgroundWriter | None = None
 
     def __enter__(self) -> _Merger:
         self.scratch_parent.mkdir(parents=True, exist_ok=True)
         self.scratch = Path(tempfile.mkdtemp(prefix=".scratch-", dir=self.scratch_parent))
+        if self.direct_wanted:
+            try:
+                self.direct = _BackgroundWriter(TableWriter(self.scratch / "direct.parquet", CONTRACTS[self.kind.table],
+                                                            self.run_id))
+            except OSError:
+                shutil.rmtree(self.scratch, ignore_errors=True)
+                raise
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -295,8 +318,15 @@ class _Merger:
         distinct, occurrences = np.unique(hashes, return_counts=True)
         known = self.seen.contains(distinct) | self.file_keys.contains(distinct)
         count.merged += len(hashes) - len(distinct) + int(known.sum())
-        self.repeated.append(distinct[known | (occurrences > 1)])
+        repeats = distinct[known | (occurrences > 1)]
+        self.repeated.append(repeats)
         self.file_keys.add(distinct[~known])
+        if self.direct is not None:
+            if not len(repeats) and not any(batch.column(name).null_count for name in self.required):
+                self.direct.write(batch)
+                return
+            self.sources.append(self.direct.finish())  # pass two merges it with what follows
+            self.direct = None
         if self.spill is None:
             path = self.scratch / f"{len(self.sources)}.arrow"
             self.spill = pa.ipc.new_file(path, self.schema)
@@ -314,18 +344,26 @@ class _Merger:
 
     def discard_file(self) -> None:
         self.file_keys = _HashRuns()
+        if self.direct is not None:
+            self.direct.abandon()
+            self.direct = None
         if self.spill is not None:
             self.spill.close()
             self.spill_path.unlink(missing_ok=True)
             self.spill = None
 
     def write(self, workspace: Workspace, name: str, run_id: str, orphans: _Orphans) -> int:
+        if self.direct is not None:  # every record is in the table already, once, complete
+            rows = self.direct.rows
+            workspace.tables_dir.mkdir(parents=True, exist_ok=True)
+            os.replace(self.direct.finish(), workspace.table_path(name))
+            self.direct = None
+            return rows
         repeated = _HashRuns()
         repeated.add(np.unique(np.concatenate([np.empty(0, np.uint64), *self.repeated])))
         held: dict[str, dict] = {}
-        required = [f.name for f in CONTRACTS[name].schema if not f.nullable]
-        with workspace.writer(name, run_id) as out:
-            out.write = orphans.screen(out.write, required)
+        with _BackgroundWriter(workspace.writer(name, run_id)) as out:
+            out.write = orphans.screen(out.write, self.required)
             for batch in self._batches():
                 if len(repeated):
                     repeats = pa.array(repeated.contains(key_hashes(batch.column(self.key))))
@@ -340,7 +378,7 @@ class _Merger:
             merged = list(held.values())
             for start in range(0, len(merged), _BLOCK_ROWS):
                 out.write(pa.RecordBatch.from_pylist(merged[start:start + _BLOCK_ROWS], schema=self.schema))
-            return out.rows
+        return out.table.rows
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
         for path in self.sources:
@@ -352,6 +390,78 @@ class _Merger:
                     reader = pa.ipc.open_file(source)
                     for index in range(reader.num_record_batches):
                         yield reader.get_batch(index)
+
+
+class _BackgroundWriter:
+    """Opens `table` and hands it batches in a thread (Arrow's conform and Parquet encoding release
+    the GIL, so writing overlaps the next batch's normalisation); its errors are raised to the caller."""
+
+    def __init__(self, table: TableWriter):
+        self.table = table
+        self.pending: queue.Queue = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.closed = False
+        table.__enter__()
+        self.thread = threading.Thread(target=self._run, name=f"write-{table.contract.name}", daemon=True)
+        self.thread.start()
+
+    @property
+    def rows(self) -> int:
+        self._drain()
+        return self.table.rows
+
+    def __enter__(self) -> _BackgroundWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is None and not self.closed:
+            self.finish()
+        else:
+            self.abandon()
+
+    def _run(self) -> None:
+        while (batch := self.pending.get()) is not None:
+            if self.error is None:
+                try:
+                    self.table.write(batch)
+                except BaseException as exc:  # raised in the caller's thread at its next call
+                    self.error = exc
+            self.pending.task_done()
+        self.pending.task_done()
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._raise()
+        self.pending.put(batch)
+
+    def _drain(self) -> None:
+        self.pending.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            self.abandon()
+            raise error
+
+    def _stop(self) -> None:
+        if self.thread.is_alive():
+            self.pending.put(None)
+            self.thread.join()
+
+    def finish(self) -> Path:
+        """Write what is queued and put the file in place; returns its path."""
+        self._drain()
+        self._stop()
+        self.closed = True
+        self.table.__exit__(None, None, None)
+        return self.table.path
+
+    def abandon(self) -> None:
+        """Stop without putting a file in place."""
+        self._stop()
+        if not self.closed:
+            self.closed = True
+            self.table.__exit__(RuntimeError, None, None)
 
 
 class _HashRuns:
@@ -429,10 +539,14 @@ def _keep_earlier_quarantine(workspace: Workspace, quarantine: Quarantine, rerea
 
 
 def _sha256(path: Path) -> str:
+    """The content hash of a file, or of a folder read as one source (a PatentsView bulk set): names and contents."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
+    for file in sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]:
+        if path.is_dir():
+            digest.update(f"{file.relative_to(path)}\0".encode())
+        with open(file, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
     return digest.hexdigest()
 
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
+import numpy as np
+import pyarrow as pa
 from lxml import etree
 
 from ingest.headers import ColumnMap
-from ingest.sources import IngestError, SourceRow, SourceTable
+from ingest.sources import IngestError, SourceBatch, SourceRow, SourceTable
 
 SUPPORTED_ROOTS = ("us-patent-grant", "us-patent-application")
 _KNOWN_UNSUPPORTED = {
@@ -37,9 +40,13 @@ _ELEMENTS = {
     "claims_count": "number-of-claims",
 }
 _PARSER = etree.XMLParser(load_dtd=False, no_network=True, resolve_entities=False, huge_tree=True, recover=False)
-_FIELD_OF = list(_ELEMENTS)
+# every field a document gives; the columns of a batch, in this order (headers name the elements)
+_FIELD_OF = [*_ELEMENTS, "title", "abstract", "applicants", "applicant_addresses", "inventors", "patent_type"]
 _COLUMNS = ColumnMap(columns={field: [i] for i, field in enumerate(_FIELD_OF)},
-                     headers=[_ELEMENTS[f] for f in _FIELD_OF], unmapped=[])
+                     headers=[_ELEMENTS.get(f, f) for f in _FIELD_OF], unmapped=[])
+_NAME_LISTS = ("applicants", "applicant_addresses", "inventors")
+_LIST_SEPARATORS = re.compile(r"[;；|\n\r]")
+_BATCH_DOCUMENTS = 2048
 
 
 def read_uspto_xml(label: str, opener: Callable[[], BinaryIO]) -> SourceTable:
@@ -53,11 +60,50 @@ def read_uspto_xml(label: str, opener: Callable[[], BinaryIO]) -> SourceTable:
         raise IngestError(f"{label}: {what} is not supported; patent XML must be USPTO ICE v4.x"
                           f" ({' or '.join(SUPPORTED_ROOTS)})")
 
-    def rows() -> Iterator[SourceRow]:
+    def rows() -> Iterator[SourceRow | SourceBatch]:
+        """Documents in batches for the columnar record builder; a document whose names hold a list
+        separator goes alone through the row builder (which takes its lists as they are), in file order."""
+        pending: list[SourceRow] = []
         for position, document in enumerate(_chain(first, documents), start=1):
-            yield _row(position, document)
+            row = _row(position, document)
+            if row.values is not None and _joinable(row.values):
+                pending.append(row)
+                if len(pending) >= _BATCH_DOCUMENTS:
+                    yield _batch(pending)
+                    pending = []
+                continue
+            if pending:
+                yield _batch(pending)
+                pending = []
+            yield row
+        if pending:
+            yield _batch(pending)
 
     return SourceTable(label, "uspto-xml", "utf-8", _COLUMNS, rows())
+
+
+@dataclass
+class _DocumentBatch(SourceBatch):
+    """Documents as text columns; the quarantine shows a rejected document's opening, as for a single row."""
+
+    heads: list[str] = field(default_factory=list)
+
+    def raw(self, index: int) -> str:
+        return self.heads[index]
+
+
+def _joinable(values: dict[str, object]) -> bool:
+    """Whether the lists can travel joined by `;` and be split back unchanged: no name holds a separator."""
+    return not any(_LIST_SEPARATORS.search(item) for name in _NAME_LISTS for item in values.get(name) or ())
+
+
+def _batch(rows: list[SourceRow]) -> _DocumentBatch:
+    columns = []
+    for name in _FIELD_OF:
+        cells = [row.values.get(name) for row in rows]
+        columns.append(pa.array([";".join(c) if isinstance(c, list) else c for c in cells], pa.string()))
+    cells = pa.RecordBatch.from_arrays(columns, names=[f"c{i}" for i in range(len(_FIELD_OF))])
+    return _DocumentBatch(np.array([row.position for row in rows], dtype=np.int64), cells, [row.cells[0] for row in rows])
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
@@ -107,12 +153,29 @@ def _root_name(document: bytes) -> str:
 def _row(position: int, document: bytes) -> SourceRow:
     cells = [document[:2000].decode("utf-8", errors="replace")]
     try:
-        root = etree.fromstring(document.lstrip(b"\xef\xbb\xbf"), _PARSER)
+        root = etree.fromstring(_without_full_text(document.lstrip(b"\xef\xbb\xbf")), _PARSER)
     except etree.XMLSyntaxError as exc:
         return SourceRow(position, None, cells, f"document is not well-formed XML ({exc})", "document")
     if root.tag not in SUPPORTED_ROOTS:
         return SourceRow(position, None, cells, f"<{root.tag}> is not a patent document", "document")
     return SourceRow(position, _values(root), cells)
+
+
+_FULL_TEXT = (b"description", b"claims")  # most of a full-text document's bytes; no record field comes from them
+
+
+def _without_full_text(document: bytes) -> bytes:
+    """The document without its <description> and <claims> elements, which lxml then need not parse.
+
+    Each is cut from its start tag to its last end tag, so what is left stays well-formed; damage
+    inside them no longer quarantines a document whose bibliographic data reads cleanly.
+    """
+    for tag in _FULL_TEXT:
+        start = document.find(b"<" + tag)
+        end = document.rfind(b"</" + tag + b">")
+        if 0 <= start < end and document[start + len(tag) + 1:start + len(tag) + 2] in (b" ", b">", b"\n", b"\r", b"\t"):
+            document = document[:start] + document[end + len(tag) + 3:]
+    return document
 
 
 def _values(root: etree._Element) -> dict[str, object]:
@@ -185,17 +248,31 @@ def _parties(biblio, path: str, inventors_only: bool = False) -> list[tuple[str,
         book = party.find("addressbook")
         if book is None:
             continue
-        name = _text(book, "orgname") or " ".join(p for p in (_text(book, "first-name"), _text(book, "last-name")) if p)
+        parts = _child_texts(book)
+        address = book.find("address")
+        places = _child_texts(address) if address is not None else {}
+        name = parts.get("orgname") or " ".join(p for p in (parts.get("first-name"), parts.get("last-name")) if p)
         if not name:
             continue
-        address = ", ".join(p for p in (_text(book, f"address/{k}") for k in ("city", "state", "country")) if p)
-        out.append((name, address))
+        address_text = ", ".join(p for p in (places.get(k) for k in ("city", "state", "country")) if p)
+        out.append((name, address_text))
     return out
 
 
+def _child_texts(element) -> dict[str, str | None]:
+    """Each child tag's first text, stripped (None when empty): one pass instead of a find per field."""
+    texts: dict[str, str | None] = {}
+    for child in element:
+        tag = child.tag
+        if tag not in texts and isinstance(tag, str):
+            text = child.text
+            texts[tag] = (text.strip() or None) if text else None
+    return texts
+
+
 def _code(element) -> str:
-    parts = [_text(element, k) or "" for k in ("section", "class", "subclass", "main-group", "subgroup")]
-    return f"{parts[0]}{parts[1]}{parts[2]}{parts[3]}/{parts[4]}"
+    parts = _child_texts(element)
+    return "{}{}{}{}/{}".format(*(parts.get(k) or "" for k in ("section", "class", "subclass", "main-group", "subgroup")))
 
 
 def _ipcr(biblio) -> list[str]:
@@ -220,11 +297,15 @@ def _ipc_edition(biblio) -> list[str]:
 def _citations(biblio) -> list[str]:
     """Patent citations that carry a publication number; literature citations have none."""
     out = []
-    for document_id in biblio.iterfind(".//patcit/document-id"):
+    # `references-cited/citation` (v4.0–4.4) or `us-references-cited/us-citation` (v4.5+): named paths,
+    # not a search of the whole bibliographic subtree
+    for document_id in _PATENT_CITATIONS(biblio):
         number = _document_number(document_id)
         if number and _CITED_NUMBER.fullmatch(number):
             out.append(number)
     return out
 
 
+_PATENT_CITATIONS = etree.XPath("references-cited/citation/patcit/document-id"
+                                 " | us-references-cited/us-citation/patcit/document-id")
 _CITED_NUMBER = re.compile(r"[A-Z]{2}[A-Z]{0,2}\d{3,13}[A-Z]?\d?")

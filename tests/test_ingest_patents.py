@@ -278,3 +278,101 @@ def test_excel_unicode_text_utf16_tab_separated(tmp_path):
 
     (count,) = report.per_file
     assert (count.format, count.encoding, count.read, count.written) == ("csv", "utf-16", 3, 3)
+
+
+CNIPA_HEADER = CNIPA.read_text(encoding="utf-8-sig").splitlines()[0].split(",")
+
+
+def write_cnipa_csv(path: Path, rows: list[dict]) -> Path:
+    """A CNIPA export (UTF-8 BOM) of `rows`: each names a number and optionally a title and legal status."""
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(CNIPA_HEADER)
+        for row in rows:
+            out.writerow(row.get("cells") or [
+                row["number"], "", "2021-03-05", "2021-06-08", row.get("title", "一种图像识别方法"),
+                row.get("abstract", "本发明公开了一种图像识别方法。" * 20), "深圳市云图智能科技有限公司", "张三", "",
+                "G06N3/08", "G06N3/08", "", "10", row.get("status", ""), "发明申请"])
+    return path
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    """CSV batches of a few rows, so a file of a hundred rows spans many batches and row groups."""
+    from ingest import sources
+
+    monkeypatch.setattr(sources, "_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(sources, "_BATCH_BYTES", 8192)
+
+
+def scratch_left(workspace: Workspace) -> list[Path]:
+    return [p for p in (workspace.root / "ingest").iterdir() if p.name != "ledger.json"]
+
+
+def test_a_number_repeated_batches_later_in_one_file_merges_into_the_first_record(tmp_path, small_batches):
+    rows = [{"number": f"CN1170{i:05d}A", "title": f"一种图像识别方法{i}"} for i in range(120)]
+    rows.append({"number": "CN117000003A", "title": "另一个标题", "status": "有效"})  # fills the first one's gap
+    workspace = Workspace(tmp_path / "ws")
+    report = ingest_patents(workspace, [write_cnipa_csv(tmp_path / "export.csv", rows)], "run-1")
+
+    assert (report.read, report.written, report.merged, report.records) == (121, 121, 1, 120)
+    table = workspace.read("patents").to_pylist()
+    assert len(table) == 120 and len({r["publication_number"] for r in table}) == 120
+    merged = patents_by_number(workspace)["CN117000003A"]
+    assert (merged["title"], merged["legal_status"], merged["source_position"]) == ("一种图像识别方法3", "有效", 4)
+    others = [r["source_position"] for r in table if r["publication_number"] != "CN117000003A"]
+    assert others == sorted(others), "records keep file order"
+    assert scratch_left(workspace) == []
+
+
+def test_one_file_alone_gives_the_records_it_gives_next_to_another_file(tmp_path, small_batches):
+    export = write_cnipa_csv(tmp_path / "export.csv", [{"number": f"CN1170{i:05d}A"} for i in range(150)])
+    other = write_cnipa_csv(tmp_path / "other.csv", [{"number": "CN119999999A"}])
+    alone, beside = Workspace(tmp_path / "alone"), Workspace(tmp_path / "beside")
+    ingest_patents(alone, [export], "run-1")  # written as it is read
+    ingest_patents(beside, [export, other], "run-1")  # staged, then written by the merge pass
+
+    from_export = [r for r in beside.read("patents").to_pylist() if r["publication_number"] != "CN119999999A"]
+    assert alone.read("patents").to_pylist() == from_export
+    assert len(from_export) == 150
+    assert scratch_left(alone) == []
+
+
+def test_a_table_write_failing_midway_leaves_no_table_and_no_scratch(tmp_path, small_batches, monkeypatch):
+    import pyarrow.parquet as pq
+
+    export = write_cnipa_csv(tmp_path / "export.csv", [{"number": f"CN1170{i:05d}A"} for i in range(150)])
+    real_write, calls = pq.ParquetWriter.write_table, []
+
+    def disk_full_on_third_block(self, table, *args, **kwargs):
+        calls.append(table.num_rows)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real_write(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", disk_full_on_third_block)
+    workspace = Workspace(tmp_path / "ws")
+    with pytest.raises(OSError, match=r"cannot write table 'patents'.*No space left on device"):
+        ingest_patents(workspace, [export], "run-1")
+    assert not workspace.has("patents")
+    assert scratch_left(workspace) == []
+
+
+def test_a_row_longer_than_a_parse_block_midway_keeps_every_row_once_at_its_position(tmp_path, small_batches):
+    # 4 KB parse blocks: the 160 KB row makes Arrow's reader stop twice; the file is read again with
+    # larger blocks from the first row not yet handed on.
+    rows = [{"number": f"CN1170{i:05d}A"} for i in range(60)]
+    rows[20] = {"cells": ["CN119000001A", "too", "few"]}  # set aside by the reader
+    rows[39] = {"cells": ["CN119000005A", "too", "few"]}  # just before the long row
+    rows[40] = {"number": "CN119000002A", "abstract": "一种神经网络芯片。" * 6000}
+    rows += [{"cells": ["CN119000003A", "too", "few"]}, {"number": "CN119000004A"}]
+    workspace = Workspace(tmp_path / "ws")
+    report = ingest_patents(workspace, [write_cnipa_csv(tmp_path / "export.csv", rows)], "run-1")
+
+    expected = {row["number"]: position for position, row in enumerate(rows, start=1) if "number" in row}
+    stored = {r["publication_number"]: r["source_position"] for r in workspace.read("patents").to_pylist()}
+    assert stored == expected
+    assert (report.read, report.quarantined, report.records) == (len(rows), 3, len(expected))
+    assert [(r["position"], r["field"]) for r in quarantine_rows(workspace)] == [(21, "columns"), (40, "columns"),
+                                                                                 (61, "columns")]
+    assert patents_by_number(workspace)["CN119000002A"]["abstract"] == "一种神经网络芯片。" * 6000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from pathlib import Path
 
 from conftest import shared_data
 
@@ -91,3 +92,36 @@ def test_gleif_lei_records_as_a_firm_source(tmp_path):
     brazil = firms["2138004VFYZFYLELHT92"]
     assert (brazil["name"], brazil["former_names"]) == ("BRAZIL SHIPPING I LIMITED", ["BG OIL SERVICES LIMITED"])
     assert (brazil["status"], brazil["city"]) == ("operating", "LONDON")
+
+
+def _xml_tables(workspace: Workspace) -> tuple[list[dict], list[tuple]]:
+    patents = sorted(workspace.read("patents").to_pylist(), key=lambda r: r["publication_number"])
+    quarantine = sorted((r["position"], r["field"], r["reason"], r["raw"]) for r in workspace.read("quarantine").to_pylist())
+    return patents, quarantine
+
+
+def test_xml_documents_built_in_batches_equal_the_row_builder_on_real_files(tmp_path, monkeypatch):
+    from ingest import uspto_xml
+
+    files = sorted(shared_data("uspto_grant_xml_pvdb").glob("*.xml"))
+    files += sorted(shared_data("uspto_grant_biblio_alexandria3k").rglob("*.xml"))
+    assert files
+    batched = Workspace(tmp_path / "batched")
+    ingest_patents(batched, files, "run-1")
+    monkeypatch.setattr(uspto_xml, "_joinable", lambda values: False)  # every document through build_patent
+    one_by_one = Workspace(tmp_path / "rows")
+    ingest_patents(one_by_one, files, "run-1")
+    patents, quarantine = _xml_tables(batched)
+    assert (patents, quarantine) == _xml_tables(one_by_one)
+    assert len(patents) > 300 and any(p["cited_publications"] for p in patents)
+
+
+def test_an_xml_name_holding_a_list_separator_stays_one_name(tmp_path):
+    source = (Path(__file__).parent / "fixtures" / "ingest" / "uspto_weekly.xml").read_bytes()
+    name = b"Shenzhen Yuntu Intelligent Technology Co., Ltd."
+    path = tmp_path / "weekly.xml"
+    path.write_bytes(source.replace(b"<orgname>" + name, b"<orgname>Yuntu; Intelligent | Technology\nCo., Ltd."))
+    workspace = Workspace(tmp_path / "ws")
+    ingest_patents(workspace, [path], "run-1")
+    applicants = [p["applicants"] for p in workspace.read("patents").to_pylist()]
+    assert ["Yuntu; Intelligent | Technology\nCo., Ltd."] in applicants

@@ -1,6 +1,9 @@
 """The workspace contracts: validation on write and read, atomic replacement, versions, docs."""
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -104,3 +107,29 @@ def test_contracts_page_documents_every_table_and_column():
         assert re.search(rf"^### {name}\b", page, re.M), f"docs/contracts.md lacks a section for {name}"
         for field in contract.schema:
             assert field.name in page, f"docs/contracts.md does not mention {name}.{field.name}"
+
+
+def test_free_text_is_stored_plain_and_list_items_dictionary_encoded(tmp_path):
+    # Per-column writer options name Parquet column paths: a list's items sit at `<name>.list.element`.
+    ws = Workspace(tmp_path)
+    rows = pd.DataFrame({"publication_number": [f"CN{100000 + i}A" for i in range(50)], "patent_type": "invention",
+                         "abstract": [f"摘要 {i}" for i in range(50)], "ipc": [["G06N3/08"]] * 50, "cpc": [[]] * 50,
+                         "applicants": [["某公司"]] * 50, "applicant_addresses": [[]] * 50, "inventors": [[]] * 50,
+                         "cited_publications": [[]] * 50, "source_file": "f.csv", "source_position": range(1, 51)})
+    ws.write("patents", rows, "run-1")
+    group = pq.read_metadata(ws.table_path("patents")).row_group(0)
+    encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
+    assert "RLE_DICTIONARY" not in encodings["abstract"]
+    assert "RLE_DICTIONARY" in encodings["ipc.list.element"]
+    assert ws.read_df("patents")["abstract"].tolist() == rows["abstract"].tolist()
+
+
+@pytest.mark.parametrize(("chosen", "expected"), [(None, "jemalloc"), ("system", "system")])
+def test_return_freed_memory_picks_jemalloc_unless_a_pool_is_chosen(chosen, expected):
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if chosen:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = chosen
+    code = ("import pyarrow as pa; from graph.workspace import return_freed_memory; return_freed_memory();"
+            " print(pa.default_memory_pool().backend_name)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
