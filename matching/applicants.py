@@ -5,6 +5,9 @@ the same name filed from two cities stays two applicants, and the id survives re
 review decisions keep applying. The location comes from the applicant's own address, else
 (for people) from the patent's first address, else from a place in the name. A firm name seen
 once with an address and once without is one applicant when the name has only one location.
+
+Work per filing is done on integer codes with numpy: each distinct name is parsed and classified
+once, each distinct address located once, and filings are grouped by (name code, place code).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import pandas as pd
 from graph.workspace import Quarantine
 from matching import geo
 from matching.classify import classify_applicant
-from matching.normalize import ParsedName, parse_name
+from matching.normalize import parse_name
 
 
 def applicant_id(key: str, province: str | None, city: str | None) -> str:
@@ -43,133 +46,207 @@ class Applicants:
         return others
 
 
-def _explode(patents: pd.DataFrame, quarantine: Quarantine) -> list[tuple]:
-    """One tuple per (patent, applicant): number, position, raw name, own address, first address, date."""
-    rows = []
-    columns = [patents[c].tolist() for c in ("publication_number", "applicants", "applicant_addresses",
-                                              "application_date", "source_file", "source_position")]
-    for number, names, addresses, day, source_file, position_in_file in zip(*columns, strict=True):
-        names = list(names) if names is not None else []
-        addresses = list(addresses) if addresses is not None else []
-        if not any(isinstance(n, str) and n.strip() for n in names):
-            quarantine.add(source_file, position_in_file, "applicants", f"patent {number} has no applicant name",
-                           number)
-            continue
-        aligned = len(addresses) == len(names)
-        first_address = addresses[0] if addresses and isinstance(addresses[0], str) else None
-        position = 0
-        for i, name in enumerate(names):
-            if not isinstance(name, str) or not name.strip():
-                continue  # empty slot between separators (e.g. "A;;B"); nothing to resolve
-            position += 1
-            own = addresses[i] if aligned else (first_address if i == 0 else None)
-            own = own.strip() if isinstance(own, str) and own.strip() else None
-            rows.append((number, position, name.strip(), own, first_address, day))
-    return rows
+@dataclass
+class _Filings:
+    """One row per (patent, applicant name), as parallel arrays; `patent` indexes the patents frame."""
+
+    patent: np.ndarray
+    position: np.ndarray
+    raw: np.ndarray  # stripped raw names (object)
+    own: np.ndarray  # the applicant's own address, stripped, or None
+    patent_address: np.ndarray  # the patent's first address, or None
+
+
+def _flatten(values: list) -> tuple[np.ndarray, np.ndarray]:
+    """List cells -> (all items in order, items per cell); a missing cell counts as empty."""
+    cells = [v for v in values if v is not None]
+    lengths = np.array([0 if v is None else len(v) for v in values], dtype=np.int64)
+    return (np.concatenate(cells, dtype=object) if cells else np.empty(0, dtype=object)), lengths
+
+
+def _clean(values, empty=None) -> list:
+    return [(v.strip() or empty) if isinstance(v, str) else empty for v in values]
+
+
+def _explode(patents: pd.DataFrame, quarantine: Quarantine) -> _Filings:
+    names, n_names = _flatten(patents["applicants"].tolist())
+    addresses, n_addresses = _flatten(patents["applicant_addresses"].tolist())
+    patent = np.repeat(np.arange(len(n_names)), n_names)
+    slot = np.arange(len(names)) - np.repeat(np.cumsum(n_names) - n_names, n_names)  # index within its patent
+    address_start = np.cumsum(n_addresses) - n_addresses
+    has_first = n_addresses > 0
+    first = np.full(len(n_addresses), None, dtype=object)
+    first[has_first] = [a if isinstance(a, str) else None for a in addresses[address_start[has_first]]]
+    # addresses align with names one to one; otherwise the first address belongs to the first name only
+    aligned = (n_addresses == n_names)[patent]
+    own = np.where(slot == 0, first[patent], None)
+    own[aligned] = addresses[address_start[patent[aligned]] + slot[aligned]]
+
+    raw = np.array(_clean(names, ""), dtype=object)
+    keep = raw != ""  # empty slots between separators (e.g. "A;;B") leave nothing to resolve
+    per_patent = np.bincount(patent[keep], minlength=len(n_names))
+    if (per_patent == 0).any():
+        numbers, files, positions = (patents[c].tolist() for c in ("publication_number", "source_file",
+                                                                     "source_position"))
+        for p in np.flatnonzero(per_patent == 0).tolist():
+            quarantine.add(files[p], positions[p], "applicants", f"patent {numbers[p]} has no applicant name",
+                           numbers[p])
+    patent, raw, own = patent[keep], raw[keep], own[keep]
+    position = np.arange(len(patent)) - np.searchsorted(patent, patent) + 1
+    return _Filings(patent, position, raw, np.array(_clean(own), dtype=object), first[patent])
+
+
+def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes in order of first appearance (None -> -1) and the distinct values."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (np.unique without return arguments hashes, 50x slower on 10^6 int64 keys)."""
+    ordered = np.sort(values)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
+
+
+def _lookup(table: np.ndarray, codes: np.ndarray, missing: int = -1) -> np.ndarray:
+    """table[codes], with `missing` where the code is -1."""
+    return np.append(table, missing)[codes]
 
 
 def build_applicants(patents: pd.DataFrame, quarantine: Quarantine) -> Applicants:
     rows = _explode(patents, quarantine)
-    parsed: dict[str, ParsedName] = {}
-    types: dict[str, str] = {}
-    for raw in {r[2] for r in rows}:
-        parsed[raw] = parse_name(raw)
-        types[raw] = classify_applicant(raw)
-    keys = [parsed[r[2]].key or r[2] for r in rows]
-    places = [_locate(parsed[r[2]], r[3], r[4], types[r[2]]) for r in rows]
-    _attach_unlocated(keys, places)
+    raw_code, raws = _codes(rows.raw)
+    parsed = [parse_name(r) for r in raws]
+    kinds = [classify_applicant(r) for r in raws]
+    keys = [p.key or r for p, r in zip(parsed, raws, strict=True)]
 
-    ids: dict[tuple, str] = {}
-    groups: dict[str, _Group] = {}
-    filing_ids = []
-    for row, key, place in zip(rows, keys, places, strict=True):
-        ident = (key, *place)
-        aid = ids.get(ident) or ids.setdefault(ident, applicant_id(key, *place))
-        filing_ids.append(aid)
-        group = groups.get(aid) or groups.setdefault(aid, _Group(key, place))
-        group.add(row, types[row[2]])
+    # places as codes into one list of (province, city) tuples
+    places: dict[tuple, int] = {}
 
-    filings = pd.DataFrame(rows, columns=["publication_number", "position", "raw_name", "address", "patent_address",
-                                          "application_date"])
-    filings["applicant_id"] = filing_ids
-    table = pd.DataFrame([g.record(aid, parsed) for aid, g in groups.items()],
-                         columns=["applicant_id", "name", "raw_variants", "normalized_name", "applicant_type",
-                                  "country", "region", "city", "patent_count"])
-    dates = _sorted_dates(filings, list(groups))
-    addresses = {aid: frozenset(g.addresses) for aid, g in groups.items() if g.addresses}
-    by_patent: dict[str, list[str]] = {}
-    for row, aid in zip(rows, filing_ids, strict=True):
-        by_patent.setdefault(row[0], []).append(aid)
-    members = {pub: ids for pub, ids in by_patent.items() if len(ids) > 1}
+    def place_codes(pairs) -> np.ndarray:
+        return np.array([places.setdefault(pair, len(places)) for pair in pairs], dtype=np.int64)
+
+    def located() -> np.ndarray:  # per place code, whether it names a province; [-1]: no place
+        return np.array([bool(prov) for prov, _ in places] + [False])
+
+    own_code, owns = _codes(rows.own)
+    place = _lookup(place_codes(geo.parse_address(a) for a in owns), own_code)
+    from_name = place_codes((p.province, p.city) for p in parsed)
+    place[~located()[place]] = -1
+    # people without a located address of their own: the patent's first address
+    person = np.flatnonzero((place < 0) & np.array([k == "individual" for k in kinds], dtype=bool)[raw_code])
+    patent_address_code, patent_addresses = _codes(rows.patent_address[person])
+    via_patent = _lookup(place_codes(geo.parse_address(a) for a in patent_addresses), patent_address_code)
+    found = located()[via_patent]
+    place[person[found]] = via_patent[found]
+    place = np.where(place < 0, from_name[raw_code], place)
+    place_list = list(places)
+    n_places = max(len(place_list), 1)
+
+    key_code_of_raw, key_list = _codes(np.array(keys, dtype=object))
+    key_code = key_code_of_raw[raw_code]
+    _attach_unlocated(key_code, place, located())
+
+    # applicants: distinct (key, place), numbered in order of first filing
+    group, ident = pd.factorize(key_code * n_places + place)
+    group = group.astype(np.int64)
+    n_groups = len(ident)
+    group_key = [key_list[i] for i in (ident // n_places).tolist()]
+    group_place = [place_list[i] for i in (ident % n_places).tolist()]
+    ids = np.array([applicant_id(k, *pl) for k, pl in zip(group_key, group_place, strict=True)], dtype=object)
+    aid = ids[group]
+
+    variants = _ranked_values(group, raw_code, n_groups)
+    kind_of_raw, kind_list = _codes(np.array(kinds, dtype=object))
+    kind_code = kind_of_raw[raw_code]
+    typed = _ranked_values(group, np.where(kind_list[kind_code] != "unknown", kind_code, -1), n_groups)
+    patent_count = np.bincount(_distinct(group * len(patents) + rows.patent) // len(patents), minlength=n_groups)
+    names = [raws[v[0]] for v in variants]
+    is_zh = [parsed[v[0]].script == "zh" for v in variants]
+    table = pd.DataFrame({
+        "applicant_id": ids, "name": names, "raw_variants": [raws[v].tolist() for v in variants],
+        "normalized_name": group_key, "applicant_type": [kind_list[t[0]] if len(t) else "unknown" for t in typed],
+        "country": ["CN" if (prov or zh) else None for (prov, _), zh in zip(group_place, is_zh, strict=True)],
+        "region": [prov for prov, _ in group_place], "city": [city for _, city in group_place],
+        "patent_count": patent_count,
+    }, columns=["applicant_id", "name", "raw_variants", "normalized_name", "applicant_type", "country", "region",
+                "city", "patent_count"])
+
+    days = patents["application_date"].to_numpy(dtype=object)[rows.patent]
+    day_numbers = pd.to_datetime(patents["application_date"], errors="coerce").to_numpy(dtype="datetime64[D]")
+    numbers = patents["publication_number"].to_numpy(dtype=object)[rows.patent]
+    filings = pd.DataFrame({"publication_number": numbers, "position": rows.position, "raw_name": rows.raw,
+                            "address": rows.own, "patent_address": rows.patent_address, "application_date": days,
+                            "applicant_id": aid})
+    dates = _sorted_dates(day_numbers[rows.patent], group, ids)
+    members, patents_of = _memberships(numbers, aid)
+    return Applicants(table, filings, dates, members, patents_of, _own_addresses(group, own_code, owns, ids))
+
+
+def _attach_unlocated(key_code: np.ndarray, place: np.ndarray, located: np.ndarray) -> None:
+    """Give filings without a location the location of the same key when the key has only one."""
+    has = located[place]
+    n_places = len(located)
+    pairs = _distinct(key_code[has] * n_places + place[has])
+    pair_key, pair_place = pairs // n_places, pairs % n_places
+    single = np.bincount(pair_key, minlength=int(key_code.max(initial=-1)) + 1) == 1
+    only_place = np.full(len(single), -1, dtype=np.int64)
+    only_place[pair_key[single[pair_key]]] = pair_place[single[pair_key]]
+    fill = ~has & single[key_code]
+    place[fill] = only_place[key_code[fill]]
+
+
+def _ranked_values(group: np.ndarray, value: np.ndarray, n_groups: int) -> list[np.ndarray]:
+    """Per group, its distinct values (value >= 0) most frequent first, ties in order of first appearance
+    (as Counter.most_common)."""
+    keep = np.flatnonzero(value >= 0)
+    width = int(value.max(initial=0)) + 1
+    pair, first, count = np.unique(group[keep] * width + value[keep], return_index=True, return_counts=True)
+    owner = pair // width
+    order = np.lexsort((keep[first], -count, owner))
+    bounds = np.searchsorted(owner[order], np.arange(n_groups + 1))
+    ranked = (pair % width)[order]
+    return [ranked[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)]
+
+
+def _sorted_dates(days: np.ndarray, group: np.ndarray, ids: np.ndarray) -> dict[str, np.ndarray]:
+    """applicant_id -> its sorted filing dates, sorted once for all applicants."""
+    if not len(ids):
+        return {}
+    known = ~np.isnat(days)
+    days, owner = days[known], group[known]
+    sort = np.lexsort((days, owner))
+    parts = np.split(days[sort], np.cumsum(np.bincount(owner, minlength=len(ids)))[:-1])
+    return dict(zip(ids.tolist(), parts, strict=True))
+
+
+def _memberships(numbers: np.ndarray, aid: np.ndarray) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Publication numbers with several filings -> their applicant ids in filing order, and the reverse
+    (deduplicated)."""
+    number, _ = _codes(numbers)
+    multi = np.flatnonzero(np.bincount(number)[number] > 1) if len(number) else number
+    multi = multi[np.argsort(number[multi], kind="stable")]
+    starts = np.flatnonzero(np.diff(number[multi], prepend=-1))
+    bounds = [*starts.tolist(), len(multi)]
+    multi_ids, multi_numbers = aid[multi].tolist(), numbers[multi].tolist()
+    members = {multi_numbers[a]: multi_ids[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)}
     patents_of: dict[str, list[str]] = {}
     for pub, ids in members.items():
-        for aid in dict.fromkeys(ids):
-            patents_of.setdefault(aid, []).append(pub)
-    return Applicants(table, filings, dates, members, patents_of, addresses)
+        for one in dict.fromkeys(ids):
+            patents_of.setdefault(one, []).append(pub)
+    return members, patents_of
 
 
-class _Group:
-    """Running aggregate of one applicant's filings."""
-
-    __slots__ = ("key", "place", "names", "types", "patents", "addresses")
-
-    def __init__(self, key: str, place: tuple[str | None, str | None]):
-        self.key, self.place = key, place
-        self.names: dict[str, int] = {}
-        self.types: dict[str, int] = {}
-        self.patents: set[str] = set()
-        self.addresses: set[str] = set()
-
-    def add(self, row: tuple, kind: str) -> None:
-        number, _, raw, own, _, _ = row
-        self.names[raw] = self.names.get(raw, 0) + 1
-        self.types[kind] = self.types.get(kind, 0) + 1
-        self.patents.add(number)
-        address = geo.address_key(own)
-        if address:
-            self.addresses.add(address)
-
-    def record(self, aid: str, parsed: dict[str, ParsedName]) -> dict:
-        # most frequent first, ties in order of first appearance (as Counter.most_common)
-        variants = sorted(self.names, key=self.names.__getitem__, reverse=True)
-        typed = [t for t in sorted(self.types, key=self.types.__getitem__, reverse=True) if t != "unknown"]
-        province, city = self.place
-        return {"applicant_id": aid, "name": variants[0], "raw_variants": variants, "normalized_name": self.key,
-                "applicant_type": typed[0] if typed else "unknown",
-                "country": "CN" if (province or parsed[variants[0]].script == "zh") else None,
-                "region": province, "city": city, "patent_count": len(self.patents)}
-
-
-def _sorted_dates(filings: pd.DataFrame, order: list[str]) -> dict[str, np.ndarray]:
-    """applicant_id -> its sorted filing dates, sorted once for all applicants."""
-    if not order:
-        return {}
-    days = np.array(filings["application_date"].tolist(), dtype="datetime64[D]")
-    index = {aid: i for i, aid in enumerate(order)}
-    owner = np.array([index[aid] for aid in filings["applicant_id"].tolist()], dtype=np.int64)
-    known = ~np.isnat(days)
-    days, owner = days[known], owner[known]
-    sort = np.lexsort((days, owner))
-    parts = np.split(days[sort], np.cumsum(np.bincount(owner, minlength=len(order)))[:-1])
-    return dict(zip(order, parts, strict=True))
-
-
-def _locate(parsed: ParsedName, own: str | None, patent_address: str | None,
-            kind: str) -> tuple[str | None, str | None]:
-    prov, city = geo.parse_address(own)
-    if not prov and kind == "individual":
-        prov, city = geo.parse_address(patent_address)
-    if not prov:
-        prov, city = parsed.province, parsed.city
-    return prov, city
-
-
-def _attach_unlocated(keys: list[str], places: list[tuple]) -> None:
-    """Give filings without a location the location of the same key when the key has only one."""
-    seen: dict[str, set] = {}
-    for key, place in zip(keys, places, strict=True):
-        if place[0]:
-            seen.setdefault(key, set()).add(place)
-    for i, (key, place) in enumerate(zip(keys, places, strict=True)):
-        if not place[0] and len(seen.get(key, ())) == 1:
-            places[i] = next(iter(seen[key]))
+def _own_addresses(group: np.ndarray, own_code: np.ndarray, owns: np.ndarray,
+                   ids: np.ndarray) -> dict[str, frozenset[str]]:
+    """applicant_id -> the distinct address keys of its own addresses (applicants with any)."""
+    address_code, address_keys = _codes(np.array([geo.address_key(a) for a in owns], dtype=object))
+    code = _lookup(address_code, own_code)
+    has = code >= 0
+    pairs = _distinct(group[has] * max(len(address_keys), 1) + code[has])
+    found: dict[str, set[str]] = {}
+    id_list = ids.tolist()
+    for g, c in zip((pairs // max(len(address_keys), 1)).tolist(), (pairs % max(len(address_keys), 1)).tolist(),
+                    strict=True):
+        found.setdefault(id_list[g], set()).add(address_keys[c])
+    return {a: frozenset(s) for a, s in found.items()}

@@ -10,6 +10,7 @@ government bodies get one row with no firm and the reason.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +41,17 @@ NOT_FIRM_REASON = {
     "hospital": "applicant is a hospital: not a firm",
     "government": "applicant is a government body: not a firm",
 }
-_GROUP_WORDS = ("集团", "控股", "知识产权", "group", "holding", "intellectual property")
+_GROUP_WORDS_RE = re.compile("集团|控股|知识产权|group|holding|intellectual property")
+_RULES = {
+    "auto": f"score >= {scoring.AUTO_THRESHOLD}",
+    "review": f"{scoring.REVIEW_THRESHOLD} <= score < {scoring.AUTO_THRESHOLD}",
+    "manual": "reviewer decision",
+    "rejected": f"score < {scoring.REVIEW_THRESHOLD}",
+}
+_NO_DATES = np.array([], dtype="datetime64[D]")
+_EXCLUDED_SHOWN = 5  # excluded candidates listed in the evidence
+# one encoder for every evidence document (json.dumps with options builds a new one per call)
+_EVIDENCE_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False, default=str)
 
 
 @dataclass
@@ -60,8 +71,9 @@ def _text(value) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _iso(value) -> str | None:
-    return None if value is None or np.isnat(value) else str(value)
+def _iso_list(days: np.ndarray) -> list[str | None]:
+    """datetime64[D] values as ISO dates, NaT as None (converted once per register, not per link)."""
+    return [None if d == "NaT" else d for d in np.datetime_as_string(days, unit="D").tolist()]
 
 
 def _features(k: int, pairs: Pairs, scored: Scored) -> dict:
@@ -83,13 +95,16 @@ class Matcher:
         self.reviews = reviews
         self.rows: list[dict] = []
         self.resolved: dict[str, int] = {}  # applicant_id -> firm row (auto/manual links)
+        self.established_iso = _iso_list(register.established)
+        self.deregistered_iso = _iso_list(register.deregistered)
 
     # --- entry point -------------------------------------------------------------------------
     def run(self) -> list[dict]:
         table = self.apps.table
         people, firms_like = [], []
-        for rec in table.itertuples(index=False):
-            app = self._applicant(rec)
+        columns = ("applicant_id", "name", "raw_variants", "applicant_type", "region", "city")
+        for record in zip(*(table[c].tolist() for c in columns), strict=True):
+            app = self._applicant(*record)
             review = self.reviews.get(app.applicant_id)
             if review and (review.chosen or review.reject_all):
                 self._apply_review(app, review)
@@ -104,13 +119,12 @@ class Matcher:
             self._match_person(app)
         return self.rows
 
-    def _applicant(self, rec) -> Applicant:
-        variants = list(rec.raw_variants)
-        parsed = parse_name(variants[0])
-        forms = [parse_name(v).legal_form for v in variants if parse_name(v).legal_form]
-        return Applicant(rec.applicant_id, rec.name, parsed, rec.applicant_type, _text(rec.region), _text(rec.city),
-                         self.apps.dates.get(rec.applicant_id, np.array([], dtype="datetime64[D]")),
-                         forms[0] if forms else "", self.apps.addresses.get(rec.applicant_id, frozenset()))
+    def _applicant(self, applicant_id: str, name: str, variants, kind: str, region, city) -> Applicant:
+        parsed = [parse_name(v) for v in variants]
+        form = next((p.legal_form for p in parsed if p.legal_form), "")
+        return Applicant(applicant_id, name, parsed[0], kind, _text(region), _text(city),
+                         self.apps.dates.get(applicant_id, _NO_DATES), form,
+                         self.apps.addresses.get(applicant_id, frozenset()))
 
     # --- firm names --------------------------------------------------------------------------
     def _exact(self, apps: list[Applicant]) -> Pairs:
@@ -147,12 +161,13 @@ class Matcher:
                     found.update(self.reg.entries_of[firm])
             app_idx.extend([i] * len(found))
             entry_idx.extend(sorted(found))
-        queries = [apps[i].parsed.core for i in app_idx]
-        choices = [self.reg.entries[e].parsed.core for e in entry_idx]
+        app_idx, entry_idx = np.array(app_idx, dtype=np.int64), np.array(entry_idx, dtype=np.int64)
+        cores = np.array([app.parsed.core for app in apps], dtype=object)
+        queries, choices = cores[app_idx].tolist(), self.reg.entry_core[entry_idx].tolist()
         n = len(app_idx)
         edits = process.cpdist(queries, choices, scorer=Levenshtein.distance, workers=-1) if n else np.zeros(0)
         ratios = process.cpdist(queries, choices, scorer=fuzz.ratio, workers=-1) if n else np.zeros(0)
-        return Pairs(np.array(app_idx, dtype=np.int64), np.array(entry_idx, dtype=np.int64),
+        return Pairs(app_idx, entry_idx,
                      np.full(n, VIAS.index("fuzzy"), dtype=np.int64), np.asarray(edits, dtype=np.int64),
                      np.asarray(ratios, dtype=np.float64))
 
@@ -160,17 +175,21 @@ class Matcher:
         side = ApplicantSide([a.parsed for a in apps], [a.province for a in apps], [a.city for a in apps],
                              [a.legal_form for a in apps], [a.addresses for a in apps], [a.dates for a in apps])
         exact = self._exact(apps)
-        exact_share = date_shares(self.reg, side, exact)
-        # fuzzy search only for applicants without a date-valid exact candidate
+        exact_scored = score_pairs(self.reg, side, exact, date_shares(self.reg, side, exact))
+        # fuzzy search only for applicants without a date-valid exact candidate in a compatible region: a
+        # namesake registered in another city is another firm, and a near name in the applicant's own city
+        # (a typo, or a firm at the applicant's address) may be the one
+        elsewhere = np.isin(exact_scored.region, [REGIONS.index("conflict"), REGIONS.index("name_conflict")])
         has_valid = np.zeros(len(apps), dtype=bool)
-        has_valid[exact.app[np.isnan(exact_share) | (exact_share > 0)]] = True
+        has_valid[exact.app[(np.isnan(exact_scored.share) | (exact_scored.share > 0)) & ~elsewhere]] = True
         fuzzy = self._fuzzy(apps, np.flatnonzero(~has_valid))
+        fuzzy_scored = score_pairs(self.reg, side, fuzzy, date_shares(self.reg, side, fuzzy))
         # per applicant: exact candidates first, then fuzzy ones, each in the order found
         pairs = Pairs.concat([exact, fuzzy])
         order = np.argsort(pairs.app, kind="stable")
         pairs = pairs.take(order)
-        share = np.concatenate([exact_share, date_shares(self.reg, side, fuzzy)])[order]
-        scored = score_pairs(self.reg, side, pairs, share)
+        scored = Scored.concat([exact_scored, fuzzy_scored]).take(order)
+        share = scored.share
         bounds = np.searchsorted(pairs.app, np.arange(len(apps) + 1))
         firm_of = self.reg.entry_firm[pairs.entry].tolist()
         valid = (np.isnan(share) | (share > 0)).tolist()
@@ -181,19 +200,25 @@ class Matcher:
     def _decide(self, app: Applicant, ks: range, pairs: Pairs, scored: Scored, firm_of: list[int],
                 valid: list[bool], z: list[float]) -> None:
         review = self.reviews.get(app.applicant_id)
-        excluded = []
+        rejected = review.rejected_firms if review else ()
+        dropped: list[tuple[int, int | None]] = []  # (firm, pair; None: rejected by reviewer), the first few
         kept: dict[int, int] = {}  # firm -> its best pair
         for k in ks:
             firm = firm_of[k]
-            fid = self.reg.firm_ids[firm]
-            if review and fid in review.rejected_firms:
-                excluded.append({"firm_id": fid, "reason": "rejected by reviewer"})
+            if rejected and self.reg.firm_ids[firm] in rejected:
+                if len(dropped) < _EXCLUDED_SHOWN:
+                    dropped.append((firm, None))
                 continue
             if not valid[k]:
-                excluded.append({"firm_id": fid, "reason": self._date_reason(app, firm, int(pairs.entry[k]))})
+                if len(dropped) < _EXCLUDED_SHOWN:
+                    dropped.append((firm, k))
                 continue
             if firm not in kept or z[k] > z[kept[firm]]:
                 kept[firm] = k
+        excluded = [{"firm_id": self.reg.firm_ids[firm],
+                     "reason": "rejected by reviewer" if k is None else self._date_reason(app, firm,
+                                                                                          int(pairs.entry[k]))}
+                    for firm, k in dropped]
         ranked = sorted(kept.values(), key=lambda k: -z[k])
         if not ranked:
             self._no_firm(app, "no firm in the register carries this name", [], excluded)
@@ -209,7 +234,7 @@ class Matcher:
         link = "former_name" if entry.kind == "former" else "direct"
         evidence = {"applicant": self._applicant_facts(app), "firm": self._firm_facts(firm),
                     "matched_variant": {"name": entry.raw, "variant": entry.kind, "via": VIAS[pairs.via[best]]},
-                    "features": _features(best, pairs, scored), "candidates": top3, "excluded": excluded[:5]}
+                    "features": _features(best, pairs, scored), "candidates": top3, "excluded": excluded}
         self._link(app, firm, score, decision, link, evidence)
         if decision == "auto":
             self.resolved[app.applicant_id] = firm
@@ -238,7 +263,7 @@ class Matcher:
         facts = {
             "firm_id": self.reg.firm_ids[firm], "name": self.reg.names[firm], "status": status,
             "province": self.reg.province[firm], "city": self.reg.city[firm],
-            "established": _iso(self.reg.established[firm]), "deregistered": _iso(self.reg.deregistered[firm]),
+            "established": self.established_iso[firm], "deregistered": self.deregistered_iso[firm],
         }
         if status != "operating":
             facts["flag"] = f"firm is {status}: linked because it filed, excluded from ranking"
@@ -250,8 +275,8 @@ class Matcher:
         dates = app.dates
         return {"name": app.name, "normalized_name": app.parsed.key, "core": app.parsed.core, "type": app.type,
                 "province": app.province, "city": app.city, "filings": int(len(dates)),
-                "first_filing": _iso(dates[0]) if len(dates) else None,
-                "last_filing": _iso(dates[-1]) if len(dates) else None}
+                "first_filing": str(dates[0]) if len(dates) else None,
+                "last_filing": str(dates[-1]) if len(dates) else None}
 
     # --- people --------------------------------------------------------------------------------
     def _match_person(self, app: Applicant) -> None:
@@ -287,7 +312,7 @@ class Matcher:
 
     # --- groups ----------------------------------------------------------------------------------
     def _subsidiaries(self, app: Applicant, firm: int, score: float, decision: str) -> None:
-        if not any(w in app.name.lower() for w in _GROUP_WORDS):
+        if not _GROUP_WORDS_RE.search(app.name.lower()):
             return
         operating = [c for c in self.reg.children.get(firm, ()) if self.reg.status[c] == "operating"]
         if not operating:
@@ -321,25 +346,17 @@ class Matcher:
         self._subsidiaries(app, firm, 1.0, "manual")
 
     def _link(self, app: Applicant, firm: int, score: float, decision: str, link: str, evidence: dict) -> None:
-        evidence = {"method": scoring.METHOD_VERSION, "decision_rule": _rule(decision), **evidence}
+        evidence = {"method": scoring.METHOD_VERSION, "decision_rule": _RULES[decision], **evidence}
         self.rows.append({"applicant_id": app.applicant_id, "firm_id": self.reg.firm_ids[firm],
                           "score": round(float(score), 6), "decision": decision, "link_type": link,
-                          "evidence": json.dumps(evidence, ensure_ascii=False, default=str),
+                          "evidence": _EVIDENCE_JSON.encode(evidence),
                           "method_version": scoring.METHOD_VERSION})
 
     def _no_firm(self, app: Applicant, reason: str, top3: list[dict], excluded: list[dict] | None = None,
                  extra: dict | None = None) -> None:
         evidence = {"method": scoring.METHOD_VERSION, "reason": reason, "applicant": self._applicant_facts(app),
-                    "candidates": top3, "excluded": (excluded or [])[:5], **(extra or {})}
+                    "candidates": top3, "excluded": (excluded or [])[:_EXCLUDED_SHOWN], **(extra or {})}
         self.rows.append({"applicant_id": app.applicant_id, "firm_id": None, "score": 0.0, "decision": "rejected",
-                          "link_type": "direct", "evidence": json.dumps(evidence, ensure_ascii=False, default=str),
+                          "link_type": "direct", "evidence": _EVIDENCE_JSON.encode(evidence),
                           "method_version": scoring.METHOD_VERSION})
 
-
-def _rule(decision: str) -> str:
-    return {
-        "auto": f"score >= {scoring.AUTO_THRESHOLD}",
-        "review": f"{scoring.REVIEW_THRESHOLD} <= score < {scoring.AUTO_THRESHOLD}",
-        "manual": "reviewer decision",
-        "rejected": f"score < {scoring.REVIEW_THRESHOLD}",
-    }[decision]

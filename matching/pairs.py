@@ -8,9 +8,10 @@ these arrays. Coefficients and rules are those of `scoring` (see docs/matching.m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
+import pandas as pd
 
 from matching import scoring
 from matching.normalize import ParsedName
@@ -80,6 +81,13 @@ class Scored:
     short: np.ndarray
     z: np.ndarray
 
+    @staticmethod
+    def concat(parts: list[Scored]) -> Scored:
+        return Scored(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Scored)))
+
+    def take(self, order: np.ndarray) -> Scored:
+        return Scored(*(getattr(self, f.name)[order] for f in fields(Scored)))
+
 
 class _Codes:
     """Strings -> small ints, falsy values -> -1, so places can be compared as arrays."""
@@ -88,7 +96,9 @@ class _Codes:
         self.ids: dict[str, int] = {}
 
     def __call__(self, values) -> np.ndarray:
-        return np.array([self.ids.setdefault(v, len(self.ids)) if v else -1 for v in values], dtype=np.int64)
+        found, distinct = pd.factorize(np.asarray(values, dtype=object))  # None / NaN -> -1
+        table = [self.ids.setdefault(v, len(self.ids)) if v else -1 for v in distinct]
+        return np.array([*table, -1], dtype=np.int64)[found]
 
 
 def _clip_days(dates: np.ndarray) -> np.ndarray:
@@ -112,6 +122,15 @@ def date_shares(reg: FirmRegister, side: ApplicantSide, pairs: Pairs) -> np.ndar
         share = inside / n
     share[(n == 0) | (np.isnat(est) & np.isnat(end))] = np.nan
     return share
+
+
+def _same_address(reg: FirmRegister, side: ApplicantSide, a: np.ndarray, firm: np.ndarray) -> np.ndarray:
+    """Whether the firm's registered address is one of the applicant's own addresses, per pair."""
+    width = max(len(reg.address_number), 1)
+    known = sorted({i * width + reg.address_number[key] for i, keys in enumerate(side.addresses) for key in keys
+                    if key in reg.address_number})
+    firm_number = reg.firm_address_number[firm]
+    return (firm_number >= 0) & np.isin(a * width + firm_number, np.array(known, dtype=np.int64))
 
 
 def score_pairs(reg: FirmRegister, side: ApplicantSide, pairs: Pairs, share: np.ndarray) -> Scored:
@@ -158,9 +177,7 @@ def score_pairs(reg: FirmRegister, side: ApplicantSide, pairs: Pairs, share: np.
     a_brand_len = np.array([len(p.brand.replace(" ", "")) for p in side.parsed], dtype=np.int64)[a]
     short = ~exact & np.where(a_zh, np.minimum(a_core_len, reg.entry_core_len[e]) <= scoring.SHORT_CORE_ZH,
                               np.minimum(a_brand_len, reg.entry_brand_len[e]) <= scoring.SHORT_BRAND_EN)
-    firm_address = reg.address_key
-    same_address = np.array([firm_address[f] in side.addresses[i] for i, f in zip(a.tolist(), firm.tolist(),
-                                                                                  strict=True)], dtype=bool)
+    same_address = _same_address(reg, side, a, firm)
     variant = np.where(pairs.via == VIAS.index("branch_parent"), VARIANTS.index("branch_parent"),
                        reg.entry_kind[e])
 

@@ -31,6 +31,13 @@ def _grams(text: str, script: str) -> list[str]:
     return [f"e{padded[i:i + 3]}" for i in range(len(padded) - 2)]
 
 
+def _distinct_grams(docs: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """(doc number, gram) for each distinct gram of each doc, docs in order, grams in first-seen order."""
+    grams = [g for doc in docs for g in dict.fromkeys(doc)]
+    counts = [len(set(doc)) for doc in docs]
+    return np.repeat(np.arange(len(docs), dtype=np.int64), counts), np.array(grams, dtype=object)
+
+
 def _masked(core: str) -> list[str]:
     return [f"{core[:i]}\x00{core[i + 1:]}" for i in range(len(core))]
 
@@ -40,6 +47,16 @@ def _short_place(value: object) -> str | None:
         return None
     prov, city = geo.place(value)
     return city or prov or value.strip().removesuffix("市")
+
+
+def _column_place(province: object, city: object) -> tuple[str | None, str | None]:
+    """(province, city) from the register's own columns; a city known to the gazetteer implies its province."""
+    prov, city = _short_place(province), _short_place(city)
+    if prov and not geo.place(prov)[0]:
+        prov = None
+    if city and city in geo.CITY_TO_PROVINCE:
+        prov = prov or geo.CITY_TO_PROVINCE[city]
+    return prov, city
 
 
 @dataclass
@@ -59,13 +76,14 @@ class FirmRegister:
         self.firm_ids = self.firms["firm_id"].astype(str).tolist()
         self.row_of = {fid: i for i, fid in enumerate(self.firm_ids)}
         self.entries: list[Entry] = []
-        for i, row in enumerate(self.firms.itertuples(index=False)):
-            self.entries.append(Entry(i, "current", row.name, parse_name(row.name)))
-            for former in row.former_names if row.former_names is not None else ():
+        columns = (self.firms[c].tolist() for c in ("name", "former_names", "english_name"))
+        for i, (name, formers, english) in enumerate(zip(*columns, strict=True)):
+            self.entries.append(Entry(i, "current", name, parse_name(name)))
+            for former in formers if formers is not None else ():
                 if isinstance(former, str) and former.strip():
                     self.entries.append(Entry(i, "former", former, parse_name(former)))
-            if isinstance(row.english_name, str) and row.english_name.strip():
-                self.entries.append(Entry(i, "english", row.english_name, parse_name(row.english_name)))
+            if isinstance(english, str) and english.strip():
+                self.entries.append(Entry(i, "english", english, parse_name(english)))
         self.entries_of: dict[int, list[int]] = defaultdict(list)
         for e, entry in enumerate(self.entries):
             if entry.kind != "english":
@@ -88,18 +106,18 @@ class FirmRegister:
     def _locate(self) -> None:
         """Province and city of each firm: register columns, else its address, else its name."""
         provinces, cities = [], []
-        for row in self.firms.itertuples(index=False):
-            prov = _short_place(row.province)
-            city = _short_place(row.city)
-            if prov and not geo.place(prov)[0]:
-                prov = None
-            if city and city in geo.CITY_TO_PROVINCE:
-                prov = prov or geo.CITY_TO_PROVINCE[city]
+        columns = (self.firms[c].tolist() for c in ("province", "city", "address"))
+        from_columns: dict[tuple, tuple] = {}  # register columns repeat: each distinct pair is read once
+        for i, (province, city, address) in enumerate(zip(*columns, strict=True)):
+            pair = (province, city)
+            if pair not in from_columns:
+                from_columns[pair] = _column_place(province, city)
+            prov, city = from_columns[pair]
             if not (prov and city):
-                a_prov, a_city = geo.parse_address(row.address if isinstance(row.address, str) else None)
+                a_prov, a_city = geo.parse_address(address if isinstance(address, str) else None)
                 prov, city = prov or a_prov, city or a_city
             if not (prov and city):
-                parsed = parse_name(row.name)
+                parsed = self.entries[self.entries_of[i][0]].parsed  # the current name's entry
                 prov, city = prov or parsed.province, city or parsed.city
             if prov and not city and prov in geo.MUNICIPALITIES:
                 city = prov
@@ -112,6 +130,10 @@ class FirmRegister:
         for i, key in enumerate(self.address_key):
             if key:
                 self.by_address[key].append(i)
+        # each registered address as a number (its position in by_address), -1 when the firm has none
+        self.address_number = {key: n for n, key in enumerate(self.by_address)}
+        self.firm_address_number = np.array([self.address_number.get(key, -1) if key else -1
+                                             for key in self.address_key], dtype=np.int64)
 
     def _dates(self) -> None:
         est = pd.to_datetime(self.firms["established_date"], errors="coerce")
@@ -127,8 +149,12 @@ class FirmRegister:
         for entry in self.entries:
             if entry.kind != "former":
                 continue
+            # the same name: same key and the same place in it (X（深圳）and X（佛山）are two names, registered
+            # by two cities; the key drops bracketed places)
+            place = (entry.parsed.province, entry.parsed.city)
             holders = [self.entries[e].firm for e in self.by_key.get(entry.parsed.key, ())
                        if self.entries[e].kind == "current" and self.entries[e].firm != entry.firm
+                       and (self.entries[e].parsed.province, self.entries[e].parsed.city) == place
                        and not np.isnat(self.established[self.entries[e].firm])]
             if holders:
                 first = min(holders, key=lambda f: self.established[f])
@@ -144,6 +170,7 @@ class FirmRegister:
         self.entry_core_len = np.array([len(p.core) for p in parsed], dtype=np.int64)
         self.entry_brand_len = np.array([len(p.brand.replace(" ", "")) for p in parsed], dtype=np.int64)
         self.entry_is_zh = np.array([p.script == "zh" for p in parsed], dtype=bool)
+        self.entry_core = np.array([p.core for p in parsed], dtype=object)
         self.entry_city = [p.city for p in parsed]
         self.entry_province = [p.province for p in parsed]
         self.entry_legal = [p.legal_form for p in parsed]
@@ -161,28 +188,28 @@ class FirmRegister:
     # --- fuzzy blocking ----------------------------------------------------------------------
     def _build_gram_index(self) -> None:
         docs = [_grams(e.parsed.core or e.parsed.key, e.parsed.script) for e in self.entries]
-        df: dict[str, int] = defaultdict(int)
-        for grams in docs:
-            for g in dict.fromkeys(grams):  # insertion order, not set order: the vocabulary is the same every run
-                df[g] += 1
+        rows, grams = _distinct_grams(docs)
+        # codes in order of first appearance, not set order: the vocabulary is the same every run
+        codes, uniques = pd.factorize(grams)
+        df = np.bincount(codes, minlength=len(uniques))
         cap = max(200, int(_MAX_GRAM_SHARE * len(docs)))
         n = max(len(docs), 1)
-        self.vocab = {g: j for j, g in enumerate(g for g, c in df.items() if c <= cap)}
-        self.idf = np.zeros(len(self.vocab))
-        for g, j in self.vocab.items():
-            self.idf[j] = np.log((1 + n) / (1 + df[g])) + 1.0
-        self.entry_matrix = self._vectorise(docs).T.tocsr()
+        kept = df <= cap
+        self.vocab = dict(zip(uniques[kept].tolist(), range(int(kept.sum())), strict=True))
+        self.idf = np.log((1 + n) / (1 + df[kept])) + 1.0
+        column = np.cumsum(kept) - 1
+        self.entry_matrix = self._matrix(rows[kept[codes]], column[codes[kept[codes]]], len(docs)).T.tocsr()
 
     def _vectorise(self, docs: list[list[str]]) -> sp.csr_matrix:
-        rows, cols = [], []
-        for r, grams in enumerate(docs):
-            for g in set(grams):
-                j = self.vocab.get(g)
-                if j is not None:
-                    rows.append(r)
-                    cols.append(j)
-        data = self.idf[cols] if cols else np.zeros(0)
-        mat = sp.csr_matrix((data, (rows, cols)), shape=(len(docs), len(self.vocab)))
+        rows, grams = _distinct_grams(docs)
+        cols = pd.Series(grams, dtype=object).map(self.vocab).to_numpy(dtype=np.float64, na_value=np.nan)
+        known = ~np.isnan(cols)
+        return self._matrix(rows[known], cols[known].astype(np.int64), len(docs))
+
+    def _matrix(self, rows: np.ndarray, cols: np.ndarray, n_docs: int) -> sp.csr_matrix:
+        """Rows of L2-normalised idf weights (each (row, column) pair given once)."""
+        data = self.idf[cols] if len(cols) else np.zeros(0)
+        mat = sp.csr_matrix((data, (rows, cols)), shape=(n_docs, len(self.vocab)))
         norms = np.sqrt(mat.multiply(mat).sum(axis=1)).A1
         norms[norms == 0] = 1.0
         return sp.diags(1.0 / norms) @ mat

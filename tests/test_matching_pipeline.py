@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,6 +12,7 @@ from fixtures.matching.tables import firms_frame, patents_frame, write_workspace
 
 from graph.contracts import MATCHES
 from matching import evaluate_matching, record_decision, run_matching
+from matching.scoring import METHOD_VERSION
 
 HUAXING = "91440300HX0000001A"
 RUIDA_GUANGZHOU, RUIDA_CHENGDU = "91440100RD0000002B", "91510100RD0000003C"
@@ -50,7 +52,7 @@ def test_tables_follow_the_contracts_and_every_applicant_has_a_row(matched):
     assert report.patents_read == len(patents_frame()) and report.patents_quarantined == 0
     assert len(filings) == report.filings == sum(len(a) for a in patents_frame()["applicants"])
     assert set(matches["applicant_id"]) == set(applicants["applicant_id"])
-    assert matches["method_version"].eq("match-1.1").all()
+    assert matches["method_version"].eq(METHOD_VERSION).all() and report.method_version == METHOD_VERSION
     assert set(matches["decision"]) <= set(MATCHES.enums["decision"])
 
 
@@ -247,3 +249,58 @@ def test_evaluation_against_a_label_file(matched, tmp_path):
 
 def test_firms_fixture_has_the_contract_columns():
     assert firms_frame()["firm_id"].is_unique
+
+
+def _workspace_with(tmp_path, firm_rows: list[str], patent_rows: list[str]):
+    """The fixture tables plus the given CSV rows (firms.csv / patents.csv columns)."""
+    tables = {}
+    for name, rows in (("firms", firm_rows), ("patents", patent_rows)):
+        path = tmp_path / f"{name}.csv"
+        original = (Path(__file__).parent / "fixtures" / "matching" / f"{name}.csv").read_text(encoding="utf-8")
+        path.write_text(original.rstrip("\n") + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+        tables[name] = path
+    workspace = write_workspace(tmp_path / "ws", patents=patents_frame(tables["patents"]),
+                                firms=firms_frame(tables["firms"]))
+    run_matching(workspace, "run-1")
+    return workspace
+
+
+def test_former_name_is_not_held_by_a_namesake_registered_in_another_city(tmp_path):
+    # 准科生物技术（佛山）has existed since 2003; it does not hold the Wuxi firm's former name 准科生物技术（无锡）
+    renamed, foshan = "91320200ZK0000001A", "91440600ZK0000002B"
+    workspace = _workspace_with(tmp_path, [
+        f"{renamed},准科药业（无锡）有限公司,准科生物技术（无锡）有限公司,,operating,2005-01-01,,江苏省,无锡市,"
+        "江苏省无锡市新吴区工业园路922号,王芳,,",
+        f"{foshan},准科生物技术（佛山）有限公司,,,operating,2003-02-28,,广东省,佛山市,广东省佛山市南海区文化路1号,赵磊,,",
+    ], ["CN110000901A,2012-01-01,准科生物技术（无锡）有限公司,江苏省无锡市新吴区工业园路922号"])
+    rows = _rows_for(workspace, "准科生物技术（无锡）有限公司")
+    assert rows[["firm_id", "link_type", "decision"]].values.tolist() == [[renamed, "former_name", "auto"]]
+    assert json.loads(rows["evidence"].iloc[0])["excluded"] == []
+
+
+def test_namesake_in_another_city_does_not_stop_the_search_for_a_near_name_at_the_applicants_address(tmp_path):
+    # 博科智能制造 exists only in Nanjing (a former name); the Beijing applicant at 北京正科's address is 北京正科
+    beijing, nanjing = "91110115ZK0000003C", "91320113ZK0000004D"
+    workspace = _workspace_with(tmp_path, [
+        f"{beijing},北京正科智能制造有限公司,,,operating,2011-09-30,,北京市,北京市,北京市大兴区创业路338号,孙丽,,",
+        f"{nanjing},微越智能装备（南京）有限责任公司,博科智能制造（南京）有限责任公司,,operating,2001-01-01,,江苏省,"
+        "南京市,江苏省南京市栖霞区仙林大道1号,钱伟,,",
+    ], ["CN110000902A,2013-05-05,北京博科智能制造有限公司,北京市大兴区创业路338号"])
+    row = _rows_for(workspace, "北京博科智能制造有限公司").iloc[0]
+    assert (row["firm_id"], row["decision"]) == (beijing, "auto")
+    evidence = json.loads(row["evidence"])
+    assert evidence["matched_variant"]["via"] == "fuzzy" and evidence["features"]["same_address"] is True
+    assert nanjing in [c["firm_id"] for c in evidence["candidates"]]
+
+
+def test_filings_keep_positions_among_named_applicants_and_their_own_addresses(tmp_path):
+    patents = patents_frame()
+    patents.at[0, "applicants"] = ["", " 深圳市华兴智能科技有限公司 ", None, "李娜"]
+    patents.at[0, "applicant_addresses"] = ["", "广东省深圳市南山区科技路8号", None, "  "]
+    workspace = write_workspace(tmp_path / "ws", patents=patents)
+    run_matching(workspace, "run-1")
+    filings = workspace.read_df("filings")
+    first = filings[filings["publication_number"] == patents.at[0, "publication_number"]]
+    assert first["position"].tolist() == [1, 2]
+    assert first["raw_name"].tolist() == ["深圳市华兴智能科技有限公司", "李娜"]
+    assert first["address"].iloc[0] == "广东省深圳市南山区科技路8号" and pd.isna(first["address"].iloc[1])
