@@ -71,10 +71,37 @@ def match(workspace: Workspace) -> StageResult:
     return run_stage(workspace, "match", lambda rid: run_matching(workspace, rid))
 
 
-def classify(workspace: Workspace, chains_dir: Path | None = None) -> StageResult:
-    from industry_chains import run_classify
+def match_changed(workspace: Workspace, changed_patents: set[str], firms_before) -> StageResult:
+    """Re-match only the applicants that new or changed patents and firm rows can have changed."""
+    from matching.incremental import rematch
 
-    return run_stage(workspace, "classify", lambda rid: run_classify(workspace, rid, chains_dir))
+    return run_stage(workspace, "match", lambda rid: rematch(workspace, rid, changed_patents, firms_before),
+                     incremental=True)
+
+
+def classify(workspace: Workspace, chains_dir: Path | None = None) -> StageResult:
+    from industry_chains.classify import chains_digest, run_classify
+
+    # the digest lets a later refresh tell whether `node_patents` still fits the chain files
+    return run_stage(workspace, "classify", lambda rid: run_classify(workspace, rid, chains_dir),
+                     chains_digest=chains_digest(chains_dir))
+
+
+def classify_changed(workspace: Workspace, changed: set[str], chains_dir: Path | None = None) -> StageResult:
+    """Reclassify only `changed` patents; valid while the chain files are those of the last classification."""
+    from industry_chains.classify import chains_digest, classify_changed
+
+    return run_stage(workspace, "classify", lambda rid: classify_changed(workspace, rid, changed, chains_dir),
+                     chains_digest=chains_digest(chains_dir), incremental=True)
+
+
+def classified_with(workspace: Workspace) -> str | None:
+    """The chain-files digest the current `node_patents` was made with (None: unknown)."""
+    if not workspace.has("node_patents"):
+        return None
+    run_id = workspace.run_id_of("node_patents")
+    return next((run.get("chains_digest") for run in reversed(workspace.runs())
+                 if run["run_id"] == run_id and run["stage"] == "classify"), None)
 
 
 def rank(workspace: Workspace) -> StageResult:

@@ -29,6 +29,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from graph import pipeline
 from graph.config import Settings
@@ -52,6 +55,7 @@ class RefreshSummary:
     resumed: bool
     inputs: dict
     steps: dict[str, dict] = field(default_factory=dict)
+    step_seconds: dict[str, float] = field(default_factory=dict)  # the steps this process ran
     changes: dict[str, int] = field(default_factory=dict)
     report_path: str | None = None
     summary_path: str | None = None
@@ -118,9 +122,15 @@ def refresh(
     firms: list[Path],
     rank_move: int = 5,
     on_stage: Callable[[pipeline.StageResult], None] | None = None,
+    chains_dir: Path | None = None,
 ) -> list[RefreshSummary]:
-    """Finish an interrupted refresh if there is one, then refresh with the given inputs."""
+    """Finish an interrupted refresh if there is one, then refresh with the given inputs.
+
+    `chains_dir`: the chain YAML folder (default: the shipped chains).
+    """
     inputs = {"patents": [str(Path(p).resolve()) for p in patents], "firms": [str(Path(p).resolve()) for p in firms]}
+    if chains_dir is not None:
+        inputs["chains"] = str(Path(chains_dir).resolve())
     summaries = []
     with WorkspaceLock(workspace):
         journal = _Journal.load(workspace)
@@ -185,6 +195,7 @@ class _Journal:
 def _run(workspace: Workspace, settings: Settings, journal: _Journal, rank_move: int,
          on_stage: Callable | None, resumed: bool) -> RefreshSummary:
     summary = RefreshSummary(journal.run_id, "done", resumed, journal.inputs)
+    chains = Path(journal.inputs["chains"]) if "chains" in journal.inputs else None
 
     def stage(result: pipeline.StageResult) -> None:
         summary.steps[result.stage] = pipeline.report_counts(result.report)
@@ -198,6 +209,7 @@ def _run(workspace: Workspace, settings: Settings, journal: _Journal, rank_move:
         if journal.up_to_date and step != "report":
             journal.mark(step)
             continue
+        step_started = time.perf_counter()
         if step == "snapshot":
             _snapshot(workspace, journal.dir / "before")
         elif step == "ingest":
@@ -205,17 +217,18 @@ def _run(workspace: Workspace, settings: Settings, journal: _Journal, rank_move:
             for result in pipeline.ingest(workspace, [Path(p) for p in paths["patents"]],
                                           [Path(p) for p in paths["firms"]]):
                 stage(result)
-            journal.up_to_date = _fingerprint(workspace) == _last_fingerprint(workspace)
+            journal.up_to_date = _fingerprint(workspace, chains) == _last_fingerprint(workspace)
         elif step == "match":
-            stage(pipeline.match(workspace))
+            stage(_match(workspace, journal))
         elif step == "classify":
-            stage(pipeline.classify(workspace))
+            stage(_classify(workspace, journal, chains))
         elif step == "rank":
             stage(pipeline.rank(workspace))
         elif step == "load":
             stage(pipeline.load(workspace, settings))
         elif step == "report":
-            _report(workspace, journal, summary, rank_move)
+            _report(workspace, journal, summary, rank_move, chains)
+        summary.step_seconds[step] = round(time.perf_counter() - step_started, 3)
         journal.mark(step)
     journal.finish()
     return summary
@@ -226,17 +239,60 @@ def _snapshot(workspace: Workspace, target: Path) -> None:
     for name in SNAPSHOT_TABLES:
         if workspace.has(name):
             shutil.copy2(workspace.table_path(name), target / f"{name}.parquet")
+    numbers = workspace.read("patents", ["publication_number"]) if workspace.has("patents") else pa.table(
+        {"publication_number": pa.array([], pa.string())})
+    pq.write_table(numbers, target / "patent_numbers.parquet")
 
 
-def _fingerprint(workspace: Workspace) -> str:
+def changed_patents(workspace: Workspace, journal: _Journal) -> pa.Array:
+    """Publication numbers that are new since the snapshot, or that this refresh's ingest merged.
+
+    Ingest copies the rows of keys it did not see again verbatim and in order, and writes every
+    record it merged (an existing patent sent again, perhaps edited) after them, last in the table.
+    There are at most as many such rows as ingest counted merges, so the table's last `merged`
+    rows hold every edited patent: a cheap superset, with no hashing of the whole table.
+    """
+    before = pq.read_table(journal.dir / "before" / "patent_numbers.parquet").column("publication_number")
+    numbers = workspace.read("patents", ["publication_number"]).column("publication_number").combine_chunks()
+    began = journal.run_id.split("-")[0]  # run ids start with their UTC start time, sortable
+    merged = sum(int(run["counts"].get("merged", 0)) for run in workspace.runs()
+                 if run["stage"] == "ingest-patents" and run["run_id"].split("-")[0] >= began)
+    new = numbers.filter(pc.invert(pc.is_in(numbers, value_set=before.combine_chunks())))
+    tail = numbers.slice(max(len(numbers) - merged, 0)) if merged else numbers.slice(0, 0)
+    return pc.unique(pa.concat_arrays([new, tail]))
+
+
+def _match(workspace: Workspace, journal: _Journal) -> pipeline.StageResult:
+    """The affected applicants only, when there is a previous match by the same method to build on."""
+    from matching.scoring import METHOD_VERSION
+
+    firms_before = journal.dir / "before" / "firms.parquet"
+    built = all(workspace.has(name) for name in ("applicants", "filings", "matches")) and firms_before.exists()
+    if not built or set(workspace.read_df("matches", ["method_version"])["method_version"]) - {METHOD_VERSION}:
+        return pipeline.match(workspace)
+    return pipeline.match_changed(workspace, set(changed_patents(workspace, journal).to_pylist()),
+                                  pd.read_parquet(firms_before))
+
+
+def _classify(workspace: Workspace, journal: _Journal, chains_dir: Path | None) -> pipeline.StageResult:
+    """New and changed patents only, unless the chain files changed since `node_patents` was made."""
+    from industry_chains.classify import chains_digest
+
+    if pipeline.classified_with(workspace) != chains_digest(chains_dir):
+        return pipeline.classify(workspace, chains_dir)
+    return pipeline.classify_changed(workspace, set(changed_patents(workspace, journal).to_pylist()), chains_dir)
+
+
+def _fingerprint(workspace: Workspace, chains_dir: Path | None) -> str:
     """What the downstream stages read: the input tables' run ids, review decisions, chain files."""
-    from industry_chains.chains import SHIPPED_CHAINS
+    from industry_chains.classify import chains_digest
 
     digest = hashlib.sha256()
     for name in ("patents", "firms"):
         digest.update(f"{name}={workspace.run_id_of(name) if workspace.has(name) else '-'};".encode())
-    for path in [workspace.decisions_path, *sorted(SHIPPED_CHAINS.glob("*.yaml"))]:
-        digest.update(path.name.encode() + (path.read_bytes() if path.exists() else b"-"))
+    path = workspace.decisions_path
+    digest.update(path.name.encode() + (path.read_bytes() if path.exists() else b"-"))
+    digest.update(chains_digest(chains_dir).encode())
     return digest.hexdigest()
 
 
@@ -245,7 +301,9 @@ def _last_fingerprint(workspace: Workspace) -> str | None:
     return json.loads(path.read_text())["fingerprint"] if path.exists() else None
 
 
-def _report(workspace: Workspace, journal: _Journal, summary: RefreshSummary, rank_move: int) -> None:
+def _report(workspace: Workspace, journal: _Journal, summary: RefreshSummary, rank_move: int,
+            chains_dir: Path | None) -> None:
+    started = time.perf_counter()
     before = _snapshot_tables(journal.dir / "before")
     after = _workspace_tables(workspace)
     changes = change_report(before, after, rank_move) if not journal.up_to_date else _no_changes()
@@ -256,10 +314,11 @@ def _report(workspace: Workspace, journal: _Journal, summary: RefreshSummary, ra
     summary.changes = {kind: int((changes["change"] == kind).sum()) for kind in CHANGE_KINDS}
     summary.report_path = str(report_path)
     summary.seconds = time.time() - journal.started
+    summary.step_seconds["report"] = round(time.perf_counter() - started, 3)
     summary.summary_path = str(journal.dir / "summary.json")
     Path(summary.summary_path).write_text(json.dumps(asdict(summary), ensure_ascii=False, indent=1), encoding="utf-8")
     last = workspace.root / "refresh" / "last.json"
-    last.write_text(json.dumps({"run_id": journal.run_id, "fingerprint": _fingerprint(workspace)}))
+    last.write_text(json.dumps({"run_id": journal.run_id, "fingerprint": _fingerprint(workspace, chains_dir)}))
     workspace.record_run(journal.run_id, "refresh", {**summary.changes, "resumed": summary.resumed},
                          summary.seconds, status=summary.status, inputs=journal.inputs,
                          report=str(report_path))
@@ -322,30 +381,38 @@ def change_report(before: _Tables, after: _Tables, rank_move: int) -> pd.DataFra
             return "no accepted applicant link to the firm any more"
         return "no longer holds patents in the node"
 
-    rows = []
-    for row in joined.itertuples(index=False):
-        record = {"chain_id": row.chain_id, "node_id": row.node_id, "firm_id": row.firm_id,
-                  "firm": names.get(row.firm_id), "rank_before": row.rank_before, "rank_after": row.rank_after,
-                  "score_before": row.score_before, "score_after": row.score_after}
-        if row.presence == "right_only":
-            rows.append({**record, "change": "new_targets", "reason": "newly ranked in the node"})
-        elif row.presence == "left_only":
-            rows.append({**record, "change": "dropped_targets", "reason": why_dropped(row.firm_id)})
-        elif abs(row.rank_after - row.rank_before) >= rank_move:
-            rows.append({**record, "change": "rank_moves",
-                         "reason": f"rank {int(row.rank_before)} → {int(row.rank_after)}"})
+    joined["firm"] = joined["firm_id"].map(names)
+    joined["reason"] = None
+    joined["change"] = None
+    new = joined["presence"] == "right_only"
+    joined.loc[new, ["change", "reason"]] = ["new_targets", "newly ranked in the node"]
+    dropped = joined["presence"] == "left_only"
+    joined.loc[dropped, "change"] = "dropped_targets"
+    joined.loc[dropped, "reason"] = [why_dropped(firm_id) for firm_id in joined.loc[dropped, "firm_id"]]
+    both = joined["presence"] == "both"
+    moved = both & ((joined["rank_after"] - joined["rank_before"]).abs() >= rank_move)
+    joined.loc[moved, "change"] = "rank_moves"
+    joined.loc[moved, "reason"] = [f"rank {int(b)} → {int(a)}" for b, a in
+                                   zip(joined.loc[moved, "rank_before"], joined.loc[moved, "rank_after"], strict=True)]
+    scores = joined[joined["change"].notna()].drop(columns="presence")
 
+    # matches: only applicants present before and after whose set of links differs
     links = ["applicant_id", "firm_id", "decision", "link_type"]
     old = before.matches[links].assign(firm_id=lambda f: f["firm_id"].fillna("")).drop_duplicates()
-    new = after.matches[links].assign(firm_id=lambda f: f["firm_id"].fillna("")).drop_duplicates()
-    old_by = old.groupby("applicant_id").apply(_link_set, include_groups=False)
-    new_by = new.groupby("applicant_id").apply(_link_set, include_groups=False)
-    for applicant_id in sorted(set(old_by.index) & set(new_by.index)):
-        if old_by[applicant_id] != new_by[applicant_id]:
-            rows.append({"change": "matches_changed", "applicant_id": applicant_id,
-                         "firm_before": _describe(old_by[applicant_id]), "firm_after": _describe(new_by[applicant_id]),
-                         "reason": "applicant's accepted or proposed links changed"})
-    report = pd.DataFrame(rows, columns=list(REPORT_COLUMNS))
+    new_links = after.matches[links].assign(firm_id=lambda f: f["firm_id"].fillna("")).drop_duplicates()
+    differ = old.merge(new_links, on=links, how="outer", indicator=True)
+    differ = differ.loc[differ["_merge"] != "both", "applicant_id"]
+    changed = sorted(set(differ) & set(old["applicant_id"]) & set(new_links["applicant_id"]))
+    old_by = old[old["applicant_id"].isin(changed)].groupby("applicant_id").apply(_link_set, include_groups=False)
+    new_by = new_links[new_links["applicant_id"].isin(changed)].groupby("applicant_id").apply(
+        _link_set, include_groups=False)
+    matches = pd.DataFrame([{"change": "matches_changed", "applicant_id": applicant_id,
+                             "firm_before": _describe(old_by[applicant_id]), "firm_after": _describe(new_by[applicant_id]),
+                             "reason": "applicant's accepted or proposed links changed"} for applicant_id in changed],
+                           columns=["change", "applicant_id", "firm_before", "firm_after", "reason"])
+    report = pd.concat([frame for frame in (scores, matches) if len(frame)], ignore_index=True) if (
+        len(scores) or len(matches)) else pd.DataFrame()
+    report = report.reindex(columns=list(REPORT_COLUMNS))
     return report.sort_values(["change", "chain_id", "node_id", "rank_after", "applicant_id"], na_position="last")
 
 

@@ -8,6 +8,7 @@ patents, cached and combined along each expression tree with array algebra.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ import pyarrow.compute as pc
 from graph.contracts import NODE_PATENTS
 from graph.progress import track
 from graph.workspace import Quarantine, Workspace
-from industry_chains.chains import Chain, ChainNode, load_chains
+from industry_chains.chains import SHIPPED_CHAINS, Chain, ChainNode, load_chains
 from industry_chains.expression import And, CodeClause, Expression, KeywordClause, Node, Not, Or, code_key
 from industry_chains.keywords import Keyword, find_keywords
 
@@ -246,13 +247,7 @@ def run_classify(workspace: Workspace, run_id: str, chains_dir: Path | None = No
     node_patents, masks, matcher = classify_table(patents, chains)
     written = workspace.write("node_patents", node_patents, run_id)
 
-    quarantine = Quarantine(STAGE)
-    for scheme, index in matcher.codes.items():
-        for row, codes in index.unreadable_rows().items():
-            listed = ", ".join(repr(code) for code in codes)
-            quarantine.add(patents.column("source_file")[row].as_py(), patents.column("source_position")[row].as_py(),
-                           scheme, f"unreadable {scheme.upper()} code {listed}: it cannot match any code clause",
-                           f"{patents.column('publication_number')[row].as_py()}: {'; '.join(codes)}")
+    quarantine = _unreadable_codes(matcher, patents)
     quarantine.save(workspace, run_id)
 
     warnings = []
@@ -277,6 +272,18 @@ def run_classify(workspace: Workspace, run_id: str, chains_dir: Path | None = No
         warnings=warnings,
     )
     return report
+
+
+def _unreadable_codes(matcher: PatentMatcher, patents: pa.Table) -> Quarantine:
+    """One quarantine row per patent with classification codes no code clause can match."""
+    quarantine = Quarantine(STAGE)
+    for scheme, index in matcher.codes.items():
+        for row, codes in index.unreadable_rows().items():
+            listed = ", ".join(repr(code) for code in codes)
+            quarantine.add(patents.column("source_file")[row].as_py(), patents.column("source_position")[row].as_py(),
+                           scheme, f"unreadable {scheme.upper()} code {listed}: it cannot match any code clause",
+                           f"{patents.column('publication_number')[row].as_py()}: {'; '.join(codes)}")
+    return quarantine
 
 
 def _require_unique(patents: pa.Table) -> None:
@@ -306,8 +313,9 @@ def _supply_links(chains: list[Chain]) -> pd.DataFrame:
 
 
 def _node_counts(workspace: Workspace, chains: list[Chain], masks: dict, patents: pa.Table,
-                 node_patents: pa.Table) -> list[NodeCount]:
-    type_share, operating_share = _applicant_shares(workspace, patents, node_patents)
+                 node_patents: pa.Table, shares: bool = True) -> list[NodeCount]:
+    """Per node: patent counts, and (`shares`) applicant-type and operating-firm shares."""
+    type_share, operating_share = _applicant_shares(workspace, patents, node_patents) if shares else (None, None)
     counts: list[NodeCount] = []
     for chain in chains:
         subtree: dict[str, np.ndarray] = {}
@@ -357,3 +365,67 @@ def _applicant_shares(workspace: Workspace, patents: pa.Table, node_patents: pa.
     members["operating"] = members["publication_number"].isin(held)
     operating_share = members.groupby(["chain_id", "node_id"])["operating"].mean()
     return type_share, {key: float(value) for key, value in operating_share.items()}
+
+
+def chains_digest(chains_dir: Path | None = None) -> str:
+    """SHA-256 over the chain YAML files a classification reads: a changed file means reclassify all."""
+    directory = Path(chains_dir) if chains_dir is not None else SHIPPED_CHAINS
+    digest = hashlib.sha256()
+    for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def classify_changed(workspace: Workspace, run_id: str, changed: set[str], chains_dir: Path | None = None
+                     ) -> ClassifyReport:
+    """Reclassify only the patents in `changed` (new or edited) and splice them into `node_patents`.
+
+    The chain files must be the ones the existing `node_patents` was made with (the caller checks
+    `chains_digest`). Rows come out in the order a full `run_classify` writes them (chain and node
+    order, then patents-table order), so the table equals a full run's.
+    """
+    started = time.perf_counter()
+    chains = load_chains(chains_dir)
+    numbers = workspace.read("patents", columns=["publication_number"]).column("publication_number").combine_chunks()
+    wanted = pa.array(sorted(changed), type=pa.string())
+    patents = workspace.read(
+        "patents", columns=["publication_number", "title", "abstract", "ipc", "cpc", "source_file", "source_position"]
+    ).filter(pc.is_in(numbers, value_set=wanted))
+    _require_unique(patents)
+    fresh, _, matcher = classify_table(patents, chains)
+
+    schema = NODE_PATENTS.schema.remove_metadata()
+    kept = workspace.read("node_patents")
+    kept = kept.filter(pc.invert(pc.is_in(kept.column("publication_number"), value_set=wanted)))
+    combined = pa.concat_tables([kept.select(schema.names).cast(schema), fresh.cast(schema)]).combine_chunks()
+    # the full run's order: node by node in chain order, then the patents table's row order
+    node_order = {(chain.id, node.id): i for i, (chain, node) in
+                  enumerate((c, n) for c in chains for n in c.nodes if n.expression is not None)}
+    keys = zip(combined.column("chain_id").to_pylist(), combined.column("node_id").to_pylist(), strict=True)
+    node_rank = np.array([node_order[key] for key in keys], dtype=np.int64)
+    patent_rank = pc.index_in(combined.column("publication_number"), value_set=numbers).to_numpy(zero_copy_only=False)
+    order = np.lexsort((patent_rank, node_rank))
+    written = workspace.write("node_patents", combined.take(pa.array(order)), run_id)
+
+    quarantine = _unreadable_codes(matcher, patents)
+    quarantine.save(workspace, run_id)
+
+    node_rank, patent_rank = node_rank[order], patent_rank[order]
+    bounds = np.searchsorted(node_rank, np.arange(len(node_order) + 1))
+    masks = {}
+    for key, i in node_order.items():
+        masks[key] = np.zeros(len(numbers), dtype=bool)
+        masks[key][patent_rank[bounds[i]:bounds[i + 1]]] = True
+    everything = pa.table({"publication_number": numbers})
+    classified = {chain.id: int(np.logical_or.reduce([m for (c, _), m in masks.items() if c == chain.id]).sum())
+                  if any(c == chain.id for c, _ in masks) else 0 for chain in chains}
+    return ClassifyReport(
+        run_id=run_id,
+        patents_read=patents.num_rows,
+        node_patent_rows=written.num_rows,
+        classified_by_chain=classified,
+        # the shares need every filing and match: left to the full run (they are None here)
+        nodes=_node_counts(workspace, chains, masks, everything, written, shares=False),
+        quarantined=len(quarantine),
+        seconds=time.perf_counter() - started,
+    )
