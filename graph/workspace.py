@@ -18,6 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
+import shutil
 import uuid
 from pathlib import Path
 
@@ -34,6 +36,8 @@ _META_RUN = b"patentgraph.run_id"
 # Long free text: nearly every value distinct, so a dictionary page never pays (the writer builds
 # one, then falls back to plain), and min/max statistics of abstracts help no reader.
 _FREE_TEXT = frozenset({"title", "abstract", "claims", "raw"})
+# `.<name>.<pid>.tmp`: a file being written by process <pid>, renamed into place when complete
+TEMP_FILE_NAME = re.compile(r"^\..+\.(\d+)\.tmp$")
 
 
 class ContractError(ValueError):
@@ -203,6 +207,49 @@ class Workspace:
             return [json.loads(line) for line in handle if line.strip()]
 
 
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` is running on this machine; a zombie (killed, not yet reaped) is not."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's process, or no pid at all: keep
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rpartition(b")")[2].split()[0] != b"Z"
+    except (OSError, IndexError):  # no /proc (macOS): the signal said it exists
+        return True
+
+
+def remove_stale(folder: Path, *names: re.Pattern) -> list[Path]:
+    """Remove the files and folders in `folder` left by dead processes, and return them.
+
+    An entry is a candidate when its name matches one of `names`, whose first group is the pid of
+    the process that made it (a kill -9 gives that process no chance to clean up). Entries of a
+    live process, this one included, are left alone: another stage may be writing them now.
+    """
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    removed = []
+    for entry in entries:
+        match = next((m for pattern in names if (m := pattern.match(entry.name))), None)
+        if match is None:
+            continue
+        pid = int(match.group(1))
+        if pid == os.getpid() or pid <= 0 or process_alive(pid):
+            continue
+        path = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
 def _parquet_path(column: pa.Field) -> str:
     """The column's path in the Parquet file, which per-column writer options name: a list's items are one level down."""
     return f"{column.name}.list.element" if pa.types.is_list(column.type) else column.name
@@ -227,6 +274,7 @@ class TableWriter:
     def __enter__(self) -> TableWriter:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale(self.path.parent, TEMP_FILE_NAME)  # what a killed writer left
             coded = [_parquet_path(f) for f in self.schema if f.name not in _FREE_TEXT]
             self._parquet = pq.ParquetWriter(self.tmp, self.schema, compression="zstd", use_dictionary=coded,
                                              write_statistics=coded)

@@ -28,6 +28,9 @@ _PUBLICATION = r"^(?P<country>[A-Z]{2})(?P<number>\d{4,13}|[A-Z]{1,2}\d{3,12})(?
 _CN_APPLICATION = r"^(?:CN)?(?P<number>\d{8}|\d{12})\.?(?P<check>[\dX])$"
 _CANONICAL_PUBLICATION = r"^[A-Z]{2}(\d{4,13}|[A-Z]{1,2}\d{3,12})([A-Z]\d?)?$"
 _CANONICAL_CN_APPLICATION = r"^(CN)?(\d{8}|\d{12})\.[\dX]$"
+# a code as `normalize.classification_codes` writes it (ASCII digits only: Python's \d takes others too)
+_CANONICAL_CODE = r"[A-HY][0-9]{2}[A-Z](?:(?:0|[1-9][0-9]{0,3})/[0-9]{1,6})?"
+_CANONICAL_CODES = rf"^{_CANONICAL_CODE}(?:;{_CANONICAL_CODE})*$"
 _LIST_SEPARATORS = ("；", "\r\n", "\n", "\r", "|")  # each becomes ";", then split on ";"
 _CITATION_SEPARATORS = ("；", ",", "，", "|", "\n", "\r")
 SCHEMA = pa.schema([f.with_nullable(True) for f in PATENTS.schema])
@@ -75,10 +78,13 @@ def patent_batch(fields: dict[str, list[pa.Array]], header_of: Callable[[str], s
     checks.append(("publication_number", number_reasons))
     granted = parsed("grant_date", nz.parse_date, pa.date32())
     published = parsed("publication_date", nz.parse_date, pa.date32())
-    ipc = _concat_lists(parsed("ipc", nz.classification_codes, _STRS, "main_ipc"),
-                        parsed("ipc", nz.classification_codes, _STRS))
-    cpc = _concat_lists(parsed("cpc", nz.classification_codes, _STRS, "main_cpc"),
-                        parsed("cpc", nz.classification_codes, _STRS))
+    def codes(name: str, source: str = "") -> pa.Array:
+        values, reasons = classification_lists(column(source or name), drop_repeats=False)  # dropped below
+        checks.append((name, _prefix(reasons, header_of(source or name))))
+        return values
+
+    ipc = _concat_lists(codes("ipc", "main_ipc"), codes("ipc"))
+    cpc = _concat_lists(codes("cpc", "main_cpc"), codes("cpc"))
     applications, application_reasons = application_numbers(column("application_number"))
     checks.append(("application_number", _prefix(application_reasons, header_of("application_number"))))
     application_dates = parsed("application_date", nz.parse_date, pa.date32())
@@ -247,6 +253,40 @@ def application_numbers(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     mask = rest.to_numpy(zero_copy_only=False)
     done = values.filter(ready)
     return _scatter(_with_cn(done), numbers, mask), _scatter(pa.nulls(len(done), pa.string()), reasons, mask)
+
+
+def classification_lists(values: pa.Array, drop_repeats: bool = True) -> tuple[pa.Array, pa.Array]:
+    """`normalize.classification_codes` over a cleaned column: (code lists, reasons).
+
+    Cells that are already lists of canonical codes joined by `;` (`G06N3/08;G06F17/30`, as the
+    PatentsView reader and many exports write them) are split by Arrow; only the others go to the
+    per-value parser, whose memo cannot help when nearly every patent's combination of codes is new.
+    `drop_repeats=False` leaves a repeated canonical code in its list, for a caller that drops
+    repeats itself later (it costs as much as the split).
+    Each distinct cell is read once: exports repeat a main class on thousands of rows.
+    """
+    encoded = pc.dictionary_encode(values, null_encoding="encode")
+    distinct = encoded.dictionary
+    ready = _matches(distinct, _CANONICAL_CODES)
+    if pc.all(ready).as_py():
+        return _split_codes(distinct, drop_repeats).take(encoded.indices), pa.nulls(len(values), pa.string())
+    rest = pc.invert(ready)
+    parsed, reasons = by_distinct_value(distinct.filter(rest), nz.classification_codes, _STRS)
+    mask = rest.to_numpy(zero_copy_only=False)
+    done = _split_codes(distinct.filter(ready), drop_repeats)
+    reasons = _scatter(pa.nulls(len(done), pa.string()), reasons, mask)
+    lists = _scatter(done, parsed, mask).take(encoded.indices)
+    if reasons.null_count == len(reasons):
+        return lists, pa.nulls(len(values), pa.string())
+    return lists, reasons.take(encoded.indices)
+
+
+def _split_codes(values: pa.Array, drop_repeats: bool) -> pa.Array:
+    """Canonical code lists split on `;`; a null cell gives []."""
+    parts = pc.split_pattern(values, ";")
+    if parts.null_count:
+        parts = _rebuild_lists(len(values), pc.list_parent_indices(parts), pc.list_flatten(parts))
+    return _dedupe_lists(parts) if drop_repeats else parts
 
 
 def _matches(values: pa.Array, pattern: str) -> pa.Array:

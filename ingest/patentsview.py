@@ -17,6 +17,8 @@ patent_id, as is a side row whose own value cannot be read (an IPC code, a cited
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -29,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from graph.workspace import remove_stale
 from ingest import columnar
 from ingest import normalize as nz
 from ingest.headers import ColumnMap
@@ -100,7 +103,7 @@ def read_folder(folder: Path) -> Iterator[SourceTable]:
     files = {name: (str(path), _opener(path)) for path in sorted(folder.iterdir())
              if path.is_file() and (name := table_name(path.name))}
     with contextlib.ExitStack() as stack:
-        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="patentgraph-pv-")))
+        scratch = _scratch_folder(stack)
         tables = {name: _unzipped(label, opener, scratch, stack) for name, (label, opener) in files.items()}
         yield from _BulkSet(tables, scratch).source_tables()
 
@@ -108,7 +111,7 @@ def read_folder(folder: Path) -> Iterator[SourceTable]:
 def read_archive(label: str, archive: zipfile.ZipFile) -> Iterator[SourceTable]:
     """The bulk set in a zip archive (its tables may be zipped inside it)."""
     with contextlib.ExitStack() as stack:
-        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="patentgraph-pv-")))
+        scratch = _scratch_folder(stack)
         tables = {}
         for member in sorted(archive.namelist()):
             name = table_name(Path(member).name)
@@ -123,6 +126,16 @@ def read_archive(label: str, archive: zipfile.ZipFile) -> Iterator[SourceTable]:
             else:
                 tables[name] = (member_label, lambda member=member: archive.open(member))
         yield from _BulkSet(tables, scratch).source_tables()
+
+
+# `$TMPDIR/patentgraph-pv-<pid>-<random>`: one read's partitions, owned by process <pid>
+_SCRATCH_NAME = re.compile(r"^patentgraph-pv-(\d+)-")
+
+
+def _scratch_folder(stack: contextlib.ExitStack) -> Path:
+    """A fresh folder for this read's partitions, after removing those of killed reads."""
+    remove_stale(Path(tempfile.gettempdir()), _SCRATCH_NAME)
+    return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"patentgraph-pv-{os.getpid()}-")))
 
 
 def _opener(path: Path) -> Opener:
@@ -423,7 +436,8 @@ def _ipc_values(bulk: _BulkSet, side: pa.Table) -> pa.Table:
 
 def _checked_codes(bulk: _BulkSet, name: str, side: pa.Table, codes: pa.Array, field_name: str) -> pa.Table:
     """Each row's classification code, normalised; a row whose code does not read is quarantined."""
-    parsed, reasons = columnar.by_distinct_value(codes, nz.classification_codes, pa.list_(pa.string()))
+    # repeats are dropped when the patent's joined list is read (columnar.patent_batch)
+    parsed, reasons = columnar.classification_lists(codes, drop_repeats=False)
     empty = pc.and_(pc.is_null(reasons), pc.equal(pc.fill_null(pc.list_value_length(parsed), 0), 0))
     reasons = pc.if_else(empty, pc.binary_join_element_wise(pc.fill_null(codes, ""), " is not a classification code",
                                                             ""), reasons)

@@ -14,12 +14,14 @@ import hashlib
 import json
 import os
 import queue
+import re
 import shutil
 import tempfile
 import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
@@ -33,7 +35,7 @@ from lxml import etree
 
 from graph.contracts import CONTRACTS
 from graph.progress import track
-from graph.workspace import Quarantine, TableWriter, Workspace
+from graph.workspace import TEMP_FILE_NAME, Quarantine, TableWriter, Workspace, remove_stale
 from ingest import columnar, headers, records
 from ingest.sources import IngestError, SourceRow, SourceTable, expand_paths, open_tables
 from ingest.uspto_xml import read_uspto_xml
@@ -86,6 +88,8 @@ PATENTS = _Kind("patents", "ingest-patents", headers.PATENT_HEADERS, headers.PAT
 FIRMS = _Kind("firms", "ingest-firms", headers.FIRM_HEADERS, headers.FIRM_REQUIRED,
               records.build_firm, records.merge_firm)
 _BLOCK_ROWS = 8192
+# `<workspace>/ingest/.scratch-<pid>-<random>`: one run's spill files, owned by process <pid>
+_SCRATCH_NAME = re.compile(r"^\.scratch-(\d+)-")
 
 
 def run_ingest(kind: _Kind, workspace: Workspace, paths: list[Path], run_id: str, fmt: str | None) -> IngestReport:
@@ -106,12 +110,15 @@ def _run_ingest(kind: _Kind, workspace: Workspace, paths: list[Path], run_id: st
     per_file: list[FileCount] = []
     skipped: list[Path] = []
     ingested: list[tuple[str, Path]] = []
-    with _Merger(workspace, kind, run_id, direct=not had_table and len(files) == 1) as merger:
+    # The ledger hash is computed in a thread while the file is read (hashlib and file reads release
+    # the GIL), unless the ledger must be asked first whether the file is new.
+    with (_Merger(workspace, kind, run_id, direct=not had_table and len(files) == 1) as merger,
+          ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-sha256") as hasher):
         if had_table:
             merger.add_existing(workspace.table_path(kind.table))
         for path in files:
-            digest = _sha256(path)
-            if had_table and ledger.has(digest):
+            digest = hasher.submit(_sha256, path)
+            if had_table and ledger.has(digest.result()):
                 skipped.append(path)
                 continue
             try:
@@ -125,7 +132,7 @@ def _run_ingest(kind: _Kind, workspace: Workspace, paths: list[Path], run_id: st
             merger.commit_file()
             quarantine.rows.extend(rejected.rows)
             per_file.extend(counts)
-            ingested.append((digest, path))
+            ingested.append((digest.result(), path))
 
         quarantine_path = None
         records = merger.distinct
@@ -286,7 +293,8 @@ class _Merger:
 
     def __enter__(self) -> _Merger:
         self.scratch_parent.mkdir(parents=True, exist_ok=True)
-        self.scratch = Path(tempfile.mkdtemp(prefix=".scratch-", dir=self.scratch_parent))
+        remove_stale(self.scratch_parent, _SCRATCH_NAME, TEMP_FILE_NAME)  # left by a killed run
+        self.scratch = Path(tempfile.mkdtemp(prefix=f".scratch-{os.getpid()}-", dir=self.scratch_parent))
         if self.direct_wanted:
             try:
                 self.direct = _BackgroundWriter(TableWriter(self.scratch / "direct.parquet", CONTRACTS[self.kind.table],

@@ -227,3 +227,70 @@ def test_readers_never_see_a_half_written_table_while_the_writer_is_killed(tmp_p
     assert failures == []
     assert set(seen) <= {before, before + 500} and before in seen and len(seen) > 10
     assert workspace.read("patents").num_rows == before + 500
+
+
+@pytest.fixture
+def live_process():
+    """A running process other than this one, standing for another stage writing at the same time."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    yield sleeper.pid
+    sleeper.kill()
+    sleeper.wait()
+
+
+def leftovers(root: Path, tmpdir: Path | None = None) -> set[str]:
+    """Temporary files and folders of ingest and table writes: what a kill -9 can leave behind."""
+    found = {str(p.relative_to(root)) for pattern in ("tables/.*.tmp", "ingest/.scratch-*", "ingest/.*.tmp")
+             for p in root.glob(pattern)}
+    return found | ({p.name for p in tmpdir.glob("patentgraph-pv-*")} if tmpdir else set())
+
+
+def test_a_rerun_removes_what_a_killed_ingest_left_but_not_a_live_writers_files(tmp_path, stages, live_process):
+    root = tmp_path / "ws"
+    shutil.copytree(stages["ingested"], root)
+    before = Workspace(root).read("patents").num_rows
+    extra = tmp_path / "more.csv"
+    extra.write_text("公开（公告）号,申请号,申请日,发明名称,申请（专利权）人,主分类号\n" + "".join(
+        f"CN8{n:08d}A,CN2022{n:07d}.X,2022-03-01,一种电池,深圳云芯智能科技有限公司,H01M10/05\n" for n in range(300)),
+        encoding="utf-8")
+    killed = cli(root, ["ingest", "--patents", str(extra)], ("graph.workspace", "TableWriter.write", "after", 1, ""))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    stale = leftovers(root)
+    # the killed run's spill folder and its half-written table, both named after its pid
+    assert any(name.startswith("ingest/.scratch-") for name in stale), stale
+    assert any(name.startswith("tables/.patents.parquet.") for name in stale), stale
+
+    live_table = root / "tables" / f".patents.parquet.{live_process}.tmp"
+    live_scratch = root / "ingest" / f".scratch-{live_process}-x1y2" / "0.arrow"
+    live_scratch.parent.mkdir()
+    for path in (live_table, live_scratch):
+        path.write_bytes(b"being written")
+    rerun = cli(root, ["ingest", "--patents", str(extra)])
+    assert rerun.returncode == 0, rerun.stderr
+    assert leftovers(root) == {f"tables/{live_table.name}", f"ingest/{live_scratch.parent.name}"}
+    assert live_table.read_bytes() == live_scratch.read_bytes() == b"being written"
+    assert Workspace(root).read("patents").num_rows == before + 300
+
+
+def test_a_rerun_removes_the_partitions_a_killed_patentsview_read_left(tmp_path, monkeypatch, live_process):
+    from ingest.generator import patentsview_bulk
+
+    bulk = patentsview_bulk(tmp_path / "bulk", 300, seed=3)
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmpdir))
+    root = tmp_path / "ws"
+    killed = cli(root, ["ingest", "--patents", str(bulk)], ("ingest.patentsview", "_BulkSet._join", "before", 1, ""))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    stale = leftovers(root, tmpdir)
+    assert any(name.startswith("patentgraph-pv-") for name in stale), stale
+    assert any(name.startswith("ingest/.scratch-") for name in stale), stale
+
+    live = tmpdir / f"patentgraph-pv-{live_process}-x1y2"
+    live.mkdir()
+    rerun = cli(root, ["ingest", "--patents", str(bulk)])
+    assert rerun.returncode == 0, rerun.stderr
+    assert leftovers(root, tmpdir) == {live.name}
+    uninterrupted = tmp_path / "ws-whole"
+    assert cli(uninterrupted, ["ingest", "--patents", str(bulk)]).returncode == 0
+    assert_tables_equal(Workspace(root), Workspace(uninterrupted), ("patents", "quarantine"))

@@ -119,3 +119,24 @@ def test_key_hashes_are_stable_and_tell_keys_apart():
         runs.add(chunk[~runs.contains(chunk)])
     assert len(runs) == 200_000 and len(runs.runs) <= 4
     assert runs.contains(hashes[:200_000]).all() and not runs.contains(hashes[200_000:]).any()
+
+
+@pytest.mark.parametrize("shape", ["short lines", "one line longer than the cap", "no final newline", "gzip", "empty"])
+def test_the_whole_file_utf8_check_cuts_the_file_where_the_chunk_reader_does(tmp_path, monkeypatch, shape):
+    """detect_encoding reads into one reused buffer; its chunks (and so its verdicts) must be the chunk reader's."""
+    import gzip
+
+    from ingest import sources
+
+    monkeypatch.setattr(sources, "_CHUNK", 16)  # 128-byte reads, lines longer than 1 KB cut without a newline
+    rng = np.random.default_rng(3)
+    lines = ["专利,G06N3/08," + "x" * int(n) for n in rng.integers(0, 300, 200)]
+    text = {"short lines": "\n".join(lines) + "\n", "one line longer than the cap": "a" * 5000 + "\n" + "\n".join(lines),
+            "no final newline": "\n".join(lines), "gzip": "\n".join(lines) + "\n", "empty": ""}[shape].encode()
+    path = tmp_path / "export.csv"
+    path.write_bytes(gzip.compress(text) if shape == "gzip" else text)
+    opener = (lambda: gzip.open(path, "rb")) if shape == "gzip" else (lambda: open(path, "rb"))
+    chunks = [(offset, chunk) for offset, chunk in sources._line_chunks("export.csv", opener)]
+    windows = [(offset, bytes(window[:end])) for offset, window, end in sources._line_windows("export.csv", opener)]
+    assert windows == chunks
+    assert b"".join(chunk for _, chunk in windows) == text

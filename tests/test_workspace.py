@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from graph.contracts import CONTRACTS
-from graph.workspace import ContractError, Quarantine, Workspace, empty
+from graph.workspace import ContractError, Quarantine, Workspace, empty, process_alive
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -133,3 +134,36 @@ def test_return_freed_memory_picks_jemalloc_unless_a_pool_is_chosen(chosen, expe
             " print(pa.default_memory_pool().backend_name)")
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == expected
+
+
+def test_a_new_write_removes_temporary_files_of_dead_writers_only(tmp_path):
+    workspace = Workspace(tmp_path / "ws")
+    workspace.write("firms", empty("firms"), "run-1")
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(finished.stdout)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        tables = workspace.tables_dir
+        stale, live, own = (tables / f".patents.parquet.{pid}.tmp" for pid in (dead, sleeper.pid, os.getpid()))
+        unrelated = tables / ".notes.tmp"
+        for path in (stale, live, own, unrelated):
+            path.write_bytes(b"partial")
+        workspace.write("firms", empty("firms"), "run-2")
+        assert not stale.exists()
+        assert live.exists() and own.exists() and unrelated.exists()  # a running writer's file, and one not ours
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_killed_process_not_yet_reaped_counts_as_dead():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process_alive(child.pid):  # exited, but a zombie until waited for
+            time.sleep(0.05)
+        assert not process_alive(child.pid)
+        assert os.path.exists(f"/proc/{child.pid}")  # still in the process table: the check looked past it
+    finally:
+        child.wait()
+    assert process_alive(os.getpid())
