@@ -3,12 +3,17 @@
     .venv/bin/python bench/bench_matching.py                    # 1M patents / 300k firms, plus 100k and 300k points
     .venv/bin/python bench/bench_matching.py --size 100000      # one point
     .venv/bin/python bench/bench_matching.py --no-splink        # skip the splink row
+    .venv/bin/python bench/bench_matching.py --workers 1 2      # ours serial and in 2 processes (rows compared)
     .venv/bin/python bench/bench_matching.py --real             # the labelled sets of ../shared/data instead
 
 Generated data and its ingested workspace are cached in --cache (default: the system temp dir,
 `patentgraph-bench-matching/`): 1M patents take ~12 min to generate and ~15 min to ingest on 2
 busy cores, and are reused by later runs. Each method runs in its own child process, so its wall
-time, CPU time and peak memory (ru_maxrss) are its own. Timed: `run_matching` alone (reads
+time, CPU time and peak memory are its own. Ours forks workers (PATENTGRAPH_WORKERS): its CPU time
+adds the workers' (RUSAGE_CHILDREN). Memory: the method's own peak (VmHWM), the largest worker's peak
+(ru_maxrss of RUSAGE_CHILDREN; it includes pages still shared with the parent, so the two do not add
+up) and the peak PSS of the whole process tree, sampled every 0.25 s by the parent (shared pages split
+between the sharers: the memory the run holds). Timed: `run_matching` alone (reads
 patents + firms, writes applicants/filings/matches); the exact baseline from the applicants table;
 splink from the applicants table and the firm register (normalise, block, train, predict).
 
@@ -196,21 +201,57 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    """CPU of this process and of the workers it forked and joined."""
+    mine, workers = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return mine.ru_utime + mine.ru_stime + workers.ru_utime + workers.ru_stime
+
+
 def child(method: str, out: Path) -> None:
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu = time.perf_counter(), _cpu_seconds()
     facts = METHODS[method](out)
-    facts.update(seconds=time.perf_counter() - wall, cpu_seconds=time.process_time() - cpu, peak_mb=_peak_mb())
+    facts.update(seconds=time.perf_counter() - wall, cpu_seconds=_cpu_seconds() - cpu, peak_mb=_peak_mb(),
+                 workers_peak_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
     print("RESULT " + json.dumps(facts))
 
 
-def measure(method: str, out: Path) -> dict:
+def _tree_pss_mb(root) -> float:
+    """Proportional set size of a process and its descendants: pages shared after a fork are split between the
+    sharers, so the sum is the memory the whole tree holds (0 for processes that ended meanwhile)."""
+    import psutil
+
+    total = 0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            total += proc.memory_full_info().pss
+        except psutil.Error:
+            continue
+    return total / 2**20
+
+
+def measure(method: str, out: Path, workers: int | None = None) -> dict:
+    """Run one method in a child process; its memory tree (child + its workers) is sampled every 0.25 s."""
+    import psutil
+
     load = os.getloadavg()[0]
-    proc = subprocess.run([sys.executable, __file__, "--child", method, "--out", str(out)], capture_output=True,
-                          text=True)
-    result = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    env = {**os.environ, "PATENTGRAPH_WORKERS": str(workers)} if workers else None
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        proc = subprocess.Popen([sys.executable, __file__, "--child", method, "--out", str(out)], stdout=stdout,
+                                stderr=stderr, text=True, env=env)
+        root, tree_peak = psutil.Process(proc.pid), 0.0
+        while proc.poll() is None:
+            try:
+                tree_peak = max(tree_peak, _tree_pss_mb(root))
+            except psutil.Error:  # the child ended between poll() and the sample
+                pass
+            time.sleep(0.25)
+        stdout.seek(0)
+        stderr.seek(0)
+        output, errors = stdout.read(), stderr.read()
+    result = [line for line in output.splitlines() if line.startswith("RESULT ")]
     if proc.returncode or not result:
-        raise SystemExit(f"{method} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return {**json.loads(result[-1][7:]), "load": load}
+        raise SystemExit(f"{method} failed:\n{output[-3000:]}\n{errors[-3000:]}")
+    return {**json.loads(result[-1][7:]), "load": load, "tree_pss_mb": tree_peak}
 
 
 # --- scoring --------------------------------------------------------------------------------------
@@ -245,16 +286,30 @@ def prepare_real(cache: Path, build) -> Path:
     return out
 
 
-def bench_point(out: Path, point: str, with_splink: bool) -> list[list]:
+def _sorted_matches(workspace: Workspace) -> pd.DataFrame:
+    matches = workspace.read_df("matches")
+    return matches.sort_values(["applicant_id", "decision", "link_type", "firm_id"], na_position="first",
+                               kind="stable").reset_index(drop=True)
+
+
+def bench_point(out: Path, point: str, with_splink: bool, worker_counts: list[int | None]) -> list[list]:
     tune, test = split_labels(out)
     workspace = Workspace(out / "ws")
     rows = []
-    ours = measure("ours", out)
-    print(f"  ours: {ours}")
-    n, p, r, f = company(workspace, test, our_links(workspace))
-    full = evaluate_links(workspace, out / "labels.csv", our_links(workspace)).by_type["company"]
-    rows.append([point, "ours (run_matching)", ours, n, p, r, f,
-                 f"all labels: P {full.precision:.4f} R {full.recall:.4f}; {ours['applicants']:,} applicants"])
+    first = None
+    for workers in worker_counts:
+        ours = measure("ours", out, workers)
+        print(f"  ours ({workers or 'default'} workers): {ours}")
+        n, p, r, f = company(workspace, test, our_links(workspace))
+        full = evaluate_links(workspace, out / "labels.csv", our_links(workspace)).by_type["company"]
+        notes = (f"all labels: P {full.precision:.4f} R {full.recall:.4f}; {ours['applicants']:,} applicants; "
+                 f"largest worker {ours['workers_peak_mb']:,.0f} MB; process tree PSS peak {ours['tree_pss_mb']:,.0f} MB")
+        matches = _sorted_matches(workspace) if len(worker_counts) > 1 else None
+        if first is None:
+            first = matches
+        else:
+            notes += f"; matches identical to the first row's: {first.equals(matches)}"
+        rows.append([point, f"ours (run_matching, {workers or 'default'} workers)", ours, n, p, r, f, notes])
     exact = measure("exact", out)
     n, p, r, f = company(workspace, test, links_from(out / "pred-exact.parquet"))
     rows.append([point, "exact normalised name", exact, n, p, r, f, ""])
@@ -276,6 +331,8 @@ def main() -> None:
                         help="patents per point (firms = 0.3 x patents)")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "patentgraph-bench-matching")
     parser.add_argument("--no-splink", action="store_true")
+    parser.add_argument("--workers", type=int, nargs="*", default=[None],
+                        help="run ours once per worker count (default: PATENTGRAPH_WORKERS or min(2, cores))")
     parser.add_argument("--real", action="store_true", help="the labelled sets of ../shared/data instead")
     parser.add_argument("--child", choices=sorted(METHODS), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -297,9 +354,9 @@ def main() -> None:
             except FileNotFoundError as missing:
                 print(f"skipped {build.__name__}: {missing}")
                 continue
-            rows.extend(bench_point(out, out.name.removeprefix("real-"), not args.no_splink))
+            rows.extend(bench_point(out, out.name.removeprefix("real-"), not args.no_splink, args.workers))
     for size in [] if args.real else args.size:
-        rows.extend(bench_point(prepare(args.cache, size), f"{size:,}", not args.no_splink))
+        rows.extend(bench_point(prepare(args.cache, size), f"{size:,}", not args.no_splink, args.workers))
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     table = Table(title=f"matching, company applicants, test half of the labels — {os.cpu_count()} cores, "
                         f"{memory:.0f} GB RAM", box=None)

@@ -10,7 +10,10 @@ government bodies get one row with no firm and the reason.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import re
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +55,46 @@ _NO_DATES = np.array([], dtype="datetime64[D]")
 _EXCLUDED_SHOWN = 5  # excluded candidates listed in the evidence
 # one encoder for every evidence document (json.dumps with options builds a new one per call)
 _EVIDENCE_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False, default=str)
+_MIN_SHARD = 2_000  # firm-like applicants per worker below which a second process costs more than it saves
+
+
+class ForkedCall:
+    """`work()` run in a forked child while the caller goes on; `result()` returns its value (pickled back).
+
+    Fork, not spawn: the child starts with the caller's tables, caches and string-hash seed (the register's
+    one-substitution index hashes strings, so its hashes are only valid in processes of one seed)."""
+
+    def __init__(self, work: Callable[[], object], what: str):
+        self.what = what
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(target=_run_and_send, args=(work, send), name=f"matching: {what}",
+                                        daemon=True)
+        self._process.start()
+        send.close()
+
+    def result(self):
+        try:
+            ok, value = self._receive.recv()
+        except EOFError:  # the child died without answering (killed, e.g. out of memory)
+            self._process.join()
+            raise RuntimeError(f"matching worker ({self.what}) ended with exit code {self._process.exitcode} "
+                               "before returning its result") from None
+        finally:
+            self._receive.close()
+        self._process.join()
+        if not ok:
+            raise RuntimeError(f"matching worker ({self.what}) failed:\n{value}")
+        return value
+
+
+def _run_and_send(work: Callable[[], object], send) -> None:
+    try:
+        answer = (True, work())
+    except BaseException:  # noqa: BLE001 - every failure goes back to the parent, which raises it
+        answer = (False, traceback.format_exc())
+    send.send(answer)
+    send.close()
 
 
 @dataclass
@@ -99,7 +142,9 @@ class Matcher:
         self.deregistered_iso = _iso_list(register.deregistered)
 
     # --- entry point -------------------------------------------------------------------------
-    def run(self) -> list[dict]:
+    def run(self, workers: int = 1) -> list[dict]:
+        """Every applicant's `matches` rows. workers > 1 matches firm names in that many processes (same rows,
+        same order as workers=1)."""
         table = self.apps.table
         people, firms_like = [], []
         columns = ("applicant_id", "name", "raw_variants", "applicant_type", "region", "city")
@@ -114,7 +159,11 @@ class Matcher:
                 people.append(app)
             else:
                 self._no_firm(app, NOT_FIRM_REASON[app.type], [])
-        self._match_firm_names(firms_like)
+        workers = min(workers, len(firms_like) // _MIN_SHARD)
+        if workers > 1:
+            self._match_firm_names_in_shards(firms_like, workers)
+        else:
+            self._match_firm_names(firms_like)
         for app in people:
             self._match_person(app)
         return self.rows
@@ -127,6 +176,27 @@ class Matcher:
                          self.apps.addresses.get(applicant_id, frozenset()))
 
     # --- firm names --------------------------------------------------------------------------
+    def _match_firm_names_in_shards(self, apps: list[Applicant], workers: int) -> None:
+        """Contiguous shards, the first in this process and the others in forked children; rows are appended
+        shard by shard, so the order is that of one process. Firm-name decisions are per applicant (pairs,
+        scores and the normalisation run over one applicant's own candidates); the people pass, which needs
+        every firm link of the run, waits for all shards."""
+        bounds = np.linspace(0, len(apps), workers + 1).astype(int).tolist()
+        shards = [apps[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        children = [ForkedCall(lambda shard=shard: self._shard_rows(shard), f"firm names, shard {n + 1}")
+                    for n, shard in enumerate(shards[1:], start=1)]
+        self._match_firm_names(shards[0])
+        for child in children:
+            rows, resolved = child.result()
+            self.rows.extend(rows)
+            self.resolved.update(resolved)
+
+    def _shard_rows(self, apps: list[Applicant]) -> tuple[list[dict], dict[str, int]]:
+        """In a forked child: only this shard's rows and links."""
+        self.rows, self.resolved = [], {}
+        self._match_firm_names(apps)
+        return self.rows, self.resolved
+
     def _exact(self, apps: list[Applicant]) -> Pairs:
         """Exact key, exact core and branch -> parent key, first way found per entry."""
         app_idx, entry_idx, via_idx = [], [], []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -13,11 +14,12 @@ import pandas as pd
 from graph.workspace import Quarantine, Workspace
 from matching.applicants import build_applicants
 from matching.decisions import load_reviews
-from matching.matcher import Matcher
+from matching.matcher import ForkedCall, Matcher
 from matching.register import FirmRegister
 from matching.scoring import METHOD_VERSION
 
 STAGE = "matching"
+WORKERS_ENV = "PATENTGRAPH_WORKERS"
 
 
 @dataclass
@@ -53,19 +55,38 @@ def _no_cycle_collection():
             gc.enable()
 
 
-def run_matching(workspace: Workspace, run_id: str) -> MatchReport:
+def worker_count() -> int:
+    """Processes matching may use: PATENTGRAPH_WORKERS, else min(2, CPU count). 1 = everything in this process."""
+    value = os.environ.get(WORKERS_ENV, "").strip()
+    if not value:
+        return max(1, min(2, os.cpu_count() or 1))
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{WORKERS_ENV}={value!r}: expected a whole number of processes, at least 1")
+    return int(value)
+
+
+def run_matching(workspace: Workspace, run_id: str, workers: int | None = None) -> MatchReport:
+    """workers: processes to use (default worker_count()); the output does not depend on it."""
     started = time.perf_counter()
+    workers = worker_count() if workers is None else workers
     patents = workspace.read_df("patents", columns=["publication_number", "applicants", "applicant_addresses",
                                                     "application_date", "source_file", "source_position"])
     firms = workspace.read_df("firms")
     quarantine = Quarantine(STAGE)
     with _no_cycle_collection():
-        apps = build_applicants(patents, quarantine)
+        if workers > 1:
+            # the register is indexed in a child while this process builds the applicants (independent inputs);
+            # the applicants stay here because the matcher reuses the parse cache they fill
+            register_job = ForkedCall(lambda: FirmRegister(firms).portable(), "firm register")
+            apps = build_applicants(patents, quarantine)
+            register = FirmRegister.from_portable(register_job.result(), firms)
+        else:
+            apps = build_applicants(patents, quarantine)
+            register = FirmRegister(firms)
         patents_quarantined = len(quarantine)
-        register = FirmRegister(firms)
         reviews, reviews_read = load_reviews(workspace.decisions_path, set(apps.table["applicant_id"]),
                                              set(register.firm_ids), quarantine)
-        rows = Matcher(register, apps, reviews).run()
+        rows = Matcher(register, apps, reviews).run(workers)
     matches = pd.DataFrame(rows, columns=["applicant_id", "firm_id", "score", "decision", "link_type", "evidence",
                                           "method_version"])
 

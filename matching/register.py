@@ -10,7 +10,7 @@ after dropping n-grams so common they block nothing (科技, 技术 …).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -101,6 +101,30 @@ class FirmRegister:
         self._people_and_groups()
         self._build_gram_index()
         self._build_substitution_index()
+
+    # --- passing an index between processes --------------------------------------------------
+    def portable(self) -> dict:
+        """The index as pickle-friendly state for a process that holds the same `firms` table: the table itself
+        is left out, and the entries go as columns (half a million small objects pickle 3x slower than the
+        same data as lists). FirmRegister.from_portable(state, firms) rebuilds the index."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("firms", "entries")}
+        entries = self.entries
+        state["entry_columns"] = (
+            [e.firm for e in entries], [e.kind for e in entries], [e.raw for e in entries],
+            [e.given_up_by for e in entries], [e.taken_by for e in entries],
+            *([getattr(e.parsed, f.name) for e in entries] for f in fields(ParsedName)),
+        )
+        return state
+
+    @classmethod
+    def from_portable(cls, state: dict, firms: pd.DataFrame) -> FirmRegister:
+        register = cls.__new__(cls)
+        firm, kind, raw, given_up_by, taken_by, *parsed = state.pop("entry_columns")
+        register.__dict__.update(state)
+        register.firms = firms.reset_index(drop=True)
+        register.entries = [Entry(*facts[:3], ParsedName(*facts[5:]), facts[3], facts[4])
+                            for facts in zip(firm, kind, raw, given_up_by, taken_by, *parsed, strict=True)]
+        return register
 
     # --- firm attributes -------------------------------------------------------------------
     def _locate(self) -> None:
