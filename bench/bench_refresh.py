@@ -47,13 +47,13 @@ def run(args: list[str], env: dict | None = None) -> None:
     subprocess.run([CLI, *args], check=True, env={**os.environ, "PATENTGRAPH_NO_PROGRESS": "1", **(env or {})})
 
 
-def base_workspace(size: int, cache: Path, keep: Path) -> Workspace:
-    """The whole pipeline's workspace at `size`, in `keep` (copied from run_all's cache or built)."""
+def base_workspace(size: int, cache: Path, keep: Path, build: bool = False) -> Workspace:
+    """The whole pipeline's workspace at `size`, in `keep` (copied from run_all's cache, or built)."""
     firms = int(size * 0.3)
     if (keep / "tables" / "firm_scores.parquet").exists():
         return Workspace(keep)
     cached = cache / f"ws-p{size}-f{firms}-seed7"
-    if (cached / "graph" / "CURRENT").exists():
+    if not build and (cached / "graph" / "CURRENT").exists():
         print(f"copying the cached whole-pipeline workspace {cached} to {keep}", flush=True)
         shutil.copytree(cached, keep, symlinks=True)
     else:
@@ -159,11 +159,14 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/patentgraph-bench"))
     parser.add_argument("--keep", type=Path, help="the base workspace, kept between runs (default: in --cache)")
     parser.add_argument("--seed", type=int, default=9)
+    parser.add_argument("--build", action="store_true",
+                        help="build the base with the current code instead of copying run_all's cached workspace "
+                             "(a cache matched by an older method makes the refresh re-match everything)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     size = SIZES[args.size]
     keep = args.keep or args.cache / f"refresh-base-p{size}"
-    base = base_workspace(size, args.cache, keep)
+    base = base_workspace(size, args.cache, keep, args.build)
     full = full_rebuild_seconds(base)
 
     work = keep.with_name(keep.name + "-refreshed")

@@ -231,11 +231,23 @@ def _blank_nan(value: float) -> str:
 
 
 @app.command()
-def load(backend: Annotated[str | None, typer.Option(help="ladybug (embedded, default) or neo4j")] = None) -> None:
+def load(
+    backend: Annotated[str | None, typer.Option(help="ladybug (embedded, default) or neo4j")] = None,
+    delta: Annotated[bool | None, typer.Option(
+        "--delta/--full", help="Embedded: apply only the changed rows to a copy of the current version, or"
+        " rebuild it whole (default: a delta when one is possible and small)")] = None,
+) -> None:
     """Build the graph from the workspace tables (embedded: a new version, switched in atomically)."""
     if backend:
         state.settings.backend = backend
-    _show(_guard(lambda: pipeline.load(state.workspace, state.settings)))
+    if delta is None or state.settings.backend == "neo4j":
+        _show(_guard(lambda: pipeline.load(state.workspace, state.settings)))
+        return
+    from graph.load import build_embedded_graph
+
+    mode = "delta" if delta else "full"
+    _show(_guard(lambda: pipeline.run_stage(state.workspace, "load",
+                                            lambda rid: build_embedded_graph(state.workspace, rid, mode=mode))))
 
 
 @app.command()
@@ -343,7 +355,10 @@ def user_add(
 def refresh(
     patents: Annotated[list[Path] | None, typer.Option(help="New patent files or folders")] = None,
     firms: Annotated[list[Path] | None, typer.Option(help="Registry update files or folders")] = None,
-    rank_move: Annotated[int, typer.Option(help="Report rank moves of at least this many places")] = 5,
+    rank_move: Annotated[int, typer.Option(
+        help="Report rank moves of at least this many places that are also at least 20 % of the earlier rank")] = 5,
+    top: Annotated[int, typer.Option(help="Also report every move into or out of a node's top N (and tier changes)")
+                   ] = 20,
 ) -> None:
     """Take in new inputs, bring matches, nodes, rankings and the graph up to date, report what changed.
 
@@ -356,7 +371,7 @@ def refresh(
 
     try:
         summaries = _guard(lambda: run_refresh(state.workspace, state.settings, patents or [], firms or [],
-                                               rank_move=rank_move, on_stage=_show))
+                                               rank_move=rank_move, on_stage=_show, top=top))
     except RefreshBusy as exc:
         console.print(f"[yellow]busy:[/yellow] {exc}")
         raise typer.Exit(EXIT_BUSY) from None

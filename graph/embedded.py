@@ -1,6 +1,7 @@
 """The embedded graph: LadybugDB database files, one per build, under `<workspace>/graph/`.
 
     graph/v0007.lbug      a complete build (a single database file)
+    graph/v0007.tables/   the node and relationship tables it was built from (Parquet), for the next delta
     graph/v0007.json      its load report, written before it becomes current
     graph/CURRENT         the name of the version readers open ("v0007.lbug")
 
@@ -8,10 +9,15 @@ A build writes a new version file and, only once it is complete, replaces CURREN
 (temporary file + os.replace). A reader opens the version CURRENT names, read-only, and keeps
 reading it while later builds come and go; a build that dies never changes CURRENT. After a
 switch, versions older than the current and the one before it are removed.
+
+A delta build (`write_delta_version`) copies the current version's file, applies the rows that
+changed since its saved tables (deletes, property updates, inserts), and is published the same
+way, so readers see either the old complete version or the new complete one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -21,11 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import ladybug as lb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from graph.cypher import CypherError, QueryTimeout, ReadOnlyViolation
-from graph.schema import NODE_TYPES, REL_TYPES
-from graph.transform import GraphTables
+from graph.schema import NODE_TYPES, NODES, REL_TYPES
+from graph.transform import GraphTables, TableDelta
 
 CURRENT = "CURRENT"
 _VERSION = re.compile(r"^v(\d{4,})\.lbug$")
@@ -48,10 +55,12 @@ def ddl() -> list[str]:
     for node in NODE_TYPES:
         columns = ", ".join(f"{p.name} {p.ladybug_type}" for p in node.props)
         statements.append(f"CREATE NODE TABLE {node.label}({columns}, PRIMARY KEY({node.key}))")
-    for rel in REL_TYPES:
-        columns = "".join(f", {p.name} {p.ladybug_type}" for p in rel.props)
-        statements.append(f"CREATE REL TABLE {rel.type}(FROM {rel.start} TO {rel.end}{columns})")
-    return statements
+    return statements + [rel_table_statement(rel) for rel in REL_TYPES]
+
+
+def rel_table_statement(rel) -> str:
+    columns = "".join(f", {p.name} {p.ladybug_type}" for p in rel.props)
+    return f"CREATE REL TABLE {rel.type}(FROM {rel.start} TO {rel.end}{columns})"
 
 
 def version_number(path: Path) -> int | None:
@@ -71,51 +80,207 @@ def current_version(graph_dir: Path) -> Path | None:
     return path
 
 
-def write_version(graph_dir: Path, tables: GraphTables,
-                  step_seconds: dict[str, float] | None = None) -> tuple[Path, dict[str, int], dict[str, int]]:
-    """Create the next version file from `tables`; return its path and the node / rel counts found in it.
+def schema_fingerprint() -> str:
+    """Changes whenever the schema does: saved tables from another schema cannot seed a delta."""
+    return hashlib.sha256("\n".join(ddl()).encode()).hexdigest()[:16]
 
-    Does not touch CURRENT. On failure the partial file is removed. `step_seconds`, when given,
-    receives the time of each step ("COPY Patent", ..., "count").
-    """
-    steps = step_seconds if step_seconds is not None else {}
+
+def saved_tables_dir(version: Path) -> Path:
+    return version.with_suffix(".tables")
+
+
+def read_saved_tables(saved: Path) -> dict[str, pa.Table] | None:
+    """The node and relationship tables saved in the directory `saved`, or None (none saved, other schema)."""
+    fingerprint = saved / "SCHEMA"
+    if not fingerprint.exists() or fingerprint.read_text(encoding="utf-8").strip() != schema_fingerprint():
+        return None
+    names = [n.label for n in NODE_TYPES] + [r.type for r in REL_TYPES]
+    if not all((saved / f"{name}.parquet").exists() for name in names):
+        return None
+    return {name: pq.read_table(saved / f"{name}.parquet") for name in names}
+
+
+def save_tables(target: Path, tables: GraphTables) -> None:
+    """Write `tables` as the saved tables at `target` (a directory), replacing what was there atomically."""
+    fresh, stale = target.with_name(f".{target.name}.new"), target.with_name(f".{target.name}.old")
+    for leftover in (fresh, stale):
+        shutil.rmtree(leftover, ignore_errors=True)
+    fresh.mkdir(parents=True)
+    for name, table in [*tables.nodes.items(), *tables.rels.items()]:
+        pq.write_table(table, fresh / f"{name}.parquet")
+    (fresh / "SCHEMA").write_text(schema_fingerprint() + "\n", encoding="utf-8")
+    if target.exists():
+        os.replace(target, stale)
+    os.replace(fresh, target)
+    shutil.rmtree(stale, ignore_errors=True)
+
+
+def _next_version(graph_dir: Path) -> tuple[Path, Path]:
     graph_dir.mkdir(parents=True, exist_ok=True)
     numbers = [n for n in (version_number(p) for p in graph_dir.iterdir()) if n is not None]
     path = graph_dir / f"v{max(numbers, default=0) + 1:04d}.lbug"
     staging = graph_dir / f"staging-{path.stem}"
     if "'" in str(staging) or "\\" in str(staging):
         raise ValueError(f"{staging}: the workspace path must not contain quotes or backslashes (COPY needs it)")
+    shutil.rmtree(saved_tables_dir(path), ignore_errors=True)  # a killed build's leftover of the same number
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "tables").mkdir(parents=True)
+    return path, staging
+
+
+def _discard(graph_dir: Path, path: Path) -> None:
+    for leftover in graph_dir.glob(f"{path.name}*"):
+        leftover.unlink()
+    shutil.rmtree(saved_tables_dir(path), ignore_errors=True)
+
+
+def _keep_tables(staging: Path, path: Path) -> None:
+    """The tables this version was built from become its saved tables (the last step before publishing)."""
+    (staging / "tables" / "SCHEMA").write_text(schema_fingerprint() + "\n", encoding="utf-8")
+    os.replace(staging / "tables", saved_tables_dir(path))
+
+
+def write_version(graph_dir: Path, tables: GraphTables,
+                  step_seconds: dict[str, float] | None = None) -> tuple[Path, dict[str, int], dict[str, int]]:
+    """Create the next version file from `tables`; return its path and the node / rel counts found in it.
+
+    Does not touch CURRENT. On failure the partial file is removed. `step_seconds`, when given,
+    receives the time of each step ("COPY Patent", ..., "count"). The staged tables are kept
+    beside the version (`v000N.tables/`) so that the next load can apply a delta.
+    """
+    steps = step_seconds if step_seconds is not None else {}
+    path, staging = _next_version(graph_dir)
     try:
-        staging.mkdir()
         database = lb.Database(str(path), buffer_pool_size=build_buffer_pool())
         try:
             connection = lb.Connection(database)
             for statement in ddl():
                 connection.execute(statement)
             for name, table in [*tables.nodes.items(), *tables.rels.items()]:
-                if table.num_rows:
-                    started = time.perf_counter()
-                    _copy(connection, staging, name, table)
-                    steps[f"COPY {name}"] = time.perf_counter() - started
+                started = time.perf_counter()
+                _copy(connection, staging / "tables", name, table)
+                steps[f"COPY {name}"] = time.perf_counter() - started
             started = time.perf_counter()
             nodes, rels = _counts(connection)
             steps["count"] = time.perf_counter() - started
             connection.close()
         finally:
             database.close()
+        _keep_tables(staging, path)
     except BaseException:
-        for leftover in graph_dir.glob(f"{path.name}*"):
-            leftover.unlink()
+        _discard(graph_dir, path)
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path, nodes, rels
 
 
+def write_delta_version(graph_dir: Path, previous: Path, tables: GraphTables, deltas: dict[str, TableDelta],
+                        step_seconds: dict[str, float] | None = None, *,
+                        replace_fraction: float = 0.5) -> tuple[Path, dict[str, int], dict[str, int]]:
+    """Create the next version as a copy of `previous` with `deltas` applied; return path and counts.
+
+    Order: removed and changed relationships are deleted, removed nodes detach-deleted, changed
+    node properties SET, new nodes and relationships COPYed in. A relationship table in which more
+    than `replace_fraction` of the rows changed (RANKED_IN after a re-rank) is emptied and COPYed
+    whole, which is faster than matching each row. Does not touch CURRENT; on failure the
+    partial copy is removed.
+    """
+    steps = step_seconds if step_seconds is not None else {}
+    path, staging = _next_version(graph_dir)
+    saved = saved_tables_dir(previous)
+    try:
+        started = time.perf_counter()
+        shutil.copyfile(previous, path)
+        steps["copy previous version"] = time.perf_counter() - started
+        database = lb.Database(str(path), buffer_pool_size=build_buffer_pool())
+        try:
+            connection = lb.Connection(database)
+            replaced = {r.type for r in REL_TYPES
+                        if deltas[r.type].changes > replace_fraction * max(tables.rels[r.type].num_rows, 1)}
+            for rel in REL_TYPES:
+                started = time.perf_counter()
+                if rel.type in replaced:  # dropping and recreating is far faster than deleting every row
+                    connection.execute(f"DROP TABLE {rel.type}")
+                    connection.execute(rel_table_statement(rel))
+                else:
+                    delta = deltas[rel.type]
+                    gone = pa.concat_tables([delta.deleted, delta.updated.select(delta.deleted.column_names)])
+                    _load_from(connection, staging, f"delete-{rel.type}", gone, delete_rels_statement(rel))
+                steps[f"delete {rel.type}"] = time.perf_counter() - started
+            for node in NODE_TYPES:
+                delta = deltas[node.label]
+                started = time.perf_counter()
+                _load_from(connection, staging, f"delete-{node.label}", delta.deleted, delete_nodes_statement(node))
+                _load_from(connection, staging, f"update-{node.label}", delta.updated, update_nodes_statement(node))
+                _copy(connection, staging, node.label, delta.inserted)
+                steps[f"apply {node.label}"] = time.perf_counter() - started
+            for rel in REL_TYPES:
+                started = time.perf_counter()
+                if rel.type in replaced:
+                    _copy(connection, staging, rel.type, tables.rels[rel.type])
+                else:
+                    delta = deltas[rel.type]
+                    _copy(connection, staging, rel.type, pa.concat_tables([delta.inserted, delta.updated]))
+                steps[f"insert {rel.type}"] = time.perf_counter() - started
+            started = time.perf_counter()
+            nodes, rels = _counts(connection)
+            steps["count"] = time.perf_counter() - started
+            connection.close()
+        finally:
+            database.close()
+        started = time.perf_counter()
+        for name, table in [*tables.nodes.items(), *tables.rels.items()]:
+            target = staging / "tables" / f"{name}.parquet"
+            if deltas[name].changes:
+                pq.write_table(table, target)
+            else:  # unchanged: share the previous version's file
+                os.link(saved / f"{name}.parquet", target)
+        _keep_tables(staging, path)
+        steps["save tables"] = time.perf_counter() - started
+    except BaseException:
+        _discard(graph_dir, path)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path, nodes, rels
+
+
+def delete_rels_statement(rel) -> str:
+    """LOAD FROM a file of (c0 = start key, c1 = end key, identity ...): delete those relationships."""
+    start, end = NODES[rel.start], NODES[rel.end]
+    where = " AND ".join(f"(r.{name} = c{i} OR (r.{name} IS NULL AND c{i} IS NULL))"
+                         for i, name in enumerate(rel.identity, start=2))
+    return (f"MATCH (a:{start.label} {{{start.key}: c0}})-[r:{rel.type}]->(b:{end.label} {{{end.key}: c1}})"
+            + (f" WHERE {where}" if where else "") + " DELETE r")
+
+
+def delete_nodes_statement(node) -> str:
+    """LOAD FROM a file of keys (c0): delete those nodes with any relationship still attached."""
+    return f"MATCH (n:{node.label} {{{node.key}: c0}}) DETACH DELETE n"
+
+
+def update_nodes_statement(node) -> str:
+    """LOAD FROM a file of whole node rows (c0 = key, c1... = properties in schema order): SET every property."""
+    assignments = ", ".join(f"n.{p.name} = c{i}" for i, p in enumerate(node.props) if p.name != node.key)
+    return f"MATCH (n:{node.label} {{{node.key}: c0}}) SET {assignments}"
+
+
+def _load_from(connection: lb.Connection, staging: Path, name: str, table: pa.Table, statement: str) -> None:
+    """Run `statement` once per row of `table`, read by LadybugDB from a Parquet file (columns c0, c1, ...)."""
+    if not table.num_rows:
+        return
+    file = staging / f"{name}.parquet"
+    pq.write_table(table.rename_columns([f"c{i}" for i in range(table.num_columns)]), file)
+    connection.execute(f"LOAD FROM '{file}' {statement}")
+
+
 def _copy(connection: lb.Connection, staging: Path, name: str, table) -> None:
+    """Write `table` to `<staging>/<name>.parquet` and COPY it in (nothing to COPY when it has no rows)."""
     file = staging / f"{name}.parquet"
     pq.write_table(table, file)
-    connection.execute(f"COPY {name} FROM '{file}'")
+    if table.num_rows:
+        connection.execute(f"COPY {name} FROM '{file}'")
 
 
 def _counts(connection: lb.Connection) -> tuple[dict[str, int], dict[str, int]]:

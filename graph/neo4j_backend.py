@@ -64,6 +64,27 @@ def merge_rels_query(rel: RelType) -> str:
     )
 
 
+def delete_rels_query(rel: RelType) -> str:
+    """Rows carry `src`, `dst` and the identity properties of relationships that no longer hold."""
+    start, end = NODES[rel.start], NODES[rel.end]
+    where = " AND ".join(f"(r.{name} = row.{name} OR (r.{name} IS NULL AND row.{name} IS NULL))"
+                         for name in rel.identity)
+    return (
+        "UNWIND $rows AS row\n"
+        f"MATCH (a:{start.label} {{{start.key}: row.src}})-[r:{rel.type}]->(b:{end.label} {{{end.key}: row.dst}})\n"
+        + (f"WHERE {where}\n" if where else "") + "DELETE r"
+    )
+
+
+def delete_nodes_query(node: NodeType) -> str:
+    """Rows carry the keys of nodes no longer in the tables; their relationships go with them."""
+    return (
+        "UNWIND $rows AS row\n"
+        f"MATCH (n:{node.label} {{{node.key}: row.{node.key}}})\n"
+        "DETACH DELETE n"
+    )
+
+
 def count_query(label: str | None = None, rel_type: str | None = None) -> str:
     if label:
         return f"MATCH (n:{label}) RETURN count(n) AS n"
@@ -107,6 +128,12 @@ class Neo4jGraph:
 
     def write_rels(self, rel: RelType, table: pa.Table) -> int:
         return self.write(merge_rels_query(rel), batches(table, self.batch_size, rel=True))
+
+    def delete_nodes(self, label: str, keys: pa.Table) -> int:
+        return self.write(delete_nodes_query(NODES[label]), batches(keys, self.batch_size))
+
+    def delete_rels(self, rel: RelType, keys: pa.Table) -> int:
+        return self.write(delete_rels_query(rel), batches(keys, self.batch_size, rel=True))
 
     def counts(self) -> tuple[dict[str, int], dict[str, int]]:
         records = {}

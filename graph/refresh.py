@@ -15,15 +15,20 @@ Guarantees, and how they are kept:
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import signal
 import socket
+import sys
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -38,9 +43,12 @@ from graph.config import Settings
 from graph.workspace import Workspace, new_run_id
 
 STEPS = ("snapshot", "ingest", "match", "classify", "rank", "load", "report")
+CHILD_STEPS = ("match", "classify", "rank", "load")  # each in its own process: its memory goes back
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 SNAPSHOT_TABLES = ("firms", "matches", "firm_scores")
 # Fault injection for the resumability tests: PATENTGRAPH_KILL_AT=<step>:<before|after> makes the
-# process SIGKILL itself there, exactly as an operator's kill -9 would.
+# process SIGKILL itself there, exactly as an operator's kill -9 would; <step>:during makes a heavy
+# step's child process SIGKILL the refresh process that started it, and carry on.
 _KILL_AT = "PATENTGRAPH_KILL_AT"
 
 
@@ -123,10 +131,12 @@ def refresh(
     rank_move: int = 5,
     on_stage: Callable[[pipeline.StageResult], None] | None = None,
     chains_dir: Path | None = None,
+    top: int = 20,
 ) -> list[RefreshSummary]:
     """Finish an interrupted refresh if there is one, then refresh with the given inputs.
 
-    `chains_dir`: the chain YAML folder (default: the shipped chains).
+    `chains_dir`: the chain YAML folder (default: the shipped chains). `rank_move` and `top`: which
+    rank moves the change report lists (`change_report`).
     """
     inputs = {"patents": [str(Path(p).resolve()) for p in patents], "firms": [str(Path(p).resolve()) for p in firms]}
     if chains_dir is not None:
@@ -135,11 +145,11 @@ def refresh(
     with WorkspaceLock(workspace):
         journal = _Journal.load(workspace)
         if journal is not None:
-            summaries.append(_run(workspace, settings, journal, rank_move, on_stage, resumed=True))
+            summaries.append(_run(workspace, settings, journal, (rank_move, top), on_stage, resumed=True))
             if journal.inputs == inputs:
                 return summaries
         journal = _Journal.start(workspace, inputs)
-        summaries.append(_run(workspace, settings, journal, rank_move, on_stage, resumed=False))
+        summaries.append(_run(workspace, settings, journal, (rank_move, top), on_stage, resumed=False))
     return summaries
 
 
@@ -192,7 +202,7 @@ class _Journal:
         os.replace(self.path, self.dir / "journal.json")
 
 
-def _run(workspace: Workspace, settings: Settings, journal: _Journal, rank_move: int,
+def _run(workspace: Workspace, settings: Settings, journal: _Journal, rank_moves: tuple[int, int],
          on_stage: Callable | None, resumed: bool) -> RefreshSummary:
     summary = RefreshSummary(journal.run_id, "done", resumed, journal.inputs)
     chains = Path(journal.inputs["chains"]) if "chains" in journal.inputs else None
@@ -218,16 +228,10 @@ def _run(workspace: Workspace, settings: Settings, journal: _Journal, rank_move:
                                           [Path(p) for p in paths["firms"]]):
                 stage(result)
             journal.up_to_date = _fingerprint(workspace, chains) == _last_fingerprint(workspace)
-        elif step == "match":
-            stage(_match(workspace, journal))
-        elif step == "classify":
-            stage(_classify(workspace, journal, chains))
-        elif step == "rank":
-            stage(pipeline.rank(workspace))
-        elif step == "load":
-            stage(pipeline.load(workspace, settings))
+        elif step in CHILD_STEPS:
+            stage(_in_child_process(workspace, step, settings, chains))
         elif step == "report":
-            _report(workspace, journal, summary, rank_move, chains)
+            _report(workspace, journal, summary, rank_moves, chains)
         summary.step_seconds[step] = round(time.perf_counter() - step_started, 3)
         journal.mark(step)
     journal.finish()
@@ -260,6 +264,53 @@ def changed_patents(workspace: Workspace, journal: _Journal) -> pa.Array:
     new = numbers.filter(pc.invert(pc.is_in(numbers, value_set=before.combine_chunks())))
     tail = numbers.slice(max(len(numbers) - merged, 0)) if merged else numbers.slice(0, 0)
     return pc.unique(pa.concat_arrays([new, tail]))
+
+
+def _in_child_process(workspace: Workspace, step: str, settings: Settings,
+                      chains: Path | None) -> pipeline.StageResult:
+    """Run a heavy step in a fresh ('spawn') process so the memory it took is returned when it ends.
+
+    The child dies with this process (see `_die_with_parent`), so a kill -9 of the refresh never
+    leaves a step writing behind the journal's back. The result carries the report's counts only.
+    """
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_die_with_parent,
+                             initargs=(os.getpid(),)) as child:
+        stage, run_id, seconds, counts = child.submit(_step, str(workspace.root), step, settings, chains).result()
+    return pipeline.StageResult(stage, run_id, seconds, counts)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Have the kernel SIGKILL this process when its parent dies (Linux); elsewhere poll for it."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    else:
+        threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True).start()
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _exit_when_orphaned(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _step(root: str, step: str, settings: Settings, chains: Path | None) -> tuple[str, str, float, dict]:
+    """One heavy step, in the child process: (stage, run id, seconds, report counts)."""
+    _maybe_kill(step, "during")
+    workspace = Workspace(Path(root))
+    journal = _Journal.load(workspace)
+    if step == "match":
+        result = _match(workspace, journal)
+    elif step == "classify":
+        result = _classify(workspace, journal, chains)
+    elif step == "rank":
+        result = pipeline.rank(workspace)
+    else:
+        result = pipeline.load(workspace, settings)
+    return result.stage, result.run_id, result.seconds, pipeline.report_counts(result.report)
 
 
 def _match(workspace: Workspace, journal: _Journal) -> pipeline.StageResult:
@@ -301,12 +352,12 @@ def _last_fingerprint(workspace: Workspace) -> str | None:
     return json.loads(path.read_text())["fingerprint"] if path.exists() else None
 
 
-def _report(workspace: Workspace, journal: _Journal, summary: RefreshSummary, rank_move: int,
+def _report(workspace: Workspace, journal: _Journal, summary: RefreshSummary, rank_moves: tuple[int, int],
             chains_dir: Path | None) -> None:
     started = time.perf_counter()
     before = _snapshot_tables(journal.dir / "before")
     after = _workspace_tables(workspace)
-    changes = change_report(before, after, rank_move) if not journal.up_to_date else _no_changes()
+    changes = change_report(before, after, *rank_moves) if not journal.up_to_date else _no_changes()
     journal.dir.mkdir(parents=True, exist_ok=True)
     report_path = journal.dir / "changes.csv"
     changes.to_csv(report_path, index=False, encoding="utf-8-sig")
@@ -324,6 +375,7 @@ def _report(workspace: Workspace, journal: _Journal, summary: RefreshSummary, ra
                          report=str(report_path))
 
 
+RANK_MOVE_SHARE = 0.2  # a move of `rank_move` places counts only when it is also this share of the rank
 CHANGE_KINDS = ("new_targets", "dropped_targets", "rank_moves", "matches_changed")
 REPORT_COLUMNS = ("change", "chain_id", "node_id", "firm_id", "firm", "rank_before", "rank_after",
                   "score_before", "score_after", "applicant_id", "firm_before", "firm_after", "reason")
@@ -338,7 +390,7 @@ class _Tables(NamedTuple):
 _TABLE_COLUMNS = {
     "firms": ["firm_id", "name", "status"],
     "matches": ["applicant_id", "firm_id", "decision", "link_type"],
-    "firm_scores": ["chain_id", "node_id", "firm_id", "rank", "score"],
+    "firm_scores": ["chain_id", "node_id", "firm_id", "rank", "score", "tier"],
 }
 
 
@@ -362,8 +414,8 @@ def _no_changes() -> pd.DataFrame:
     return pd.DataFrame(columns=list(REPORT_COLUMNS))
 
 
-def change_report(before: _Tables, after: _Tables, rank_move: int) -> pd.DataFrame:
-    """New and dropped targets (with why), rank moves of at least `rank_move`, changed matches."""
+def change_report(before: _Tables, after: _Tables, rank_move: int = 5, top: int = 20) -> pd.DataFrame:
+    """New and dropped targets (with why), rank moves (see `_rank_moved`), changed matches."""
     key = ["chain_id", "node_id", "firm_id"]
     joined = before.scores.merge(after.scores, on=key, how="outer", suffixes=("_before", "_after"), indicator="presence")
     names = pd.concat([before.firms, after.firms]).drop_duplicates("firm_id", keep="last").set_index("firm_id")["name"]
@@ -390,10 +442,12 @@ def change_report(before: _Tables, after: _Tables, rank_move: int) -> pd.DataFra
     joined.loc[dropped, "change"] = "dropped_targets"
     joined.loc[dropped, "reason"] = [why_dropped(firm_id) for firm_id in joined.loc[dropped, "firm_id"]]
     both = joined["presence"] == "both"
-    moved = both & ((joined["rank_after"] - joined["rank_before"]).abs() >= rank_move)
+    moved = both & _rank_moved(joined, rank_move, top)
     joined.loc[moved, "change"] = "rank_moves"
-    joined.loc[moved, "reason"] = [f"rank {int(b)} → {int(a)}" for b, a in
-                                   zip(joined.loc[moved, "rank_before"], joined.loc[moved, "rank_after"], strict=True)]
+    joined.loc[moved, "reason"] = [
+        _move_reason(int(b), int(a), tb, ta, top) for b, a, tb, ta in
+        zip(*(joined.loc[moved, c] for c in ("rank_before", "rank_after", "tier_before", "tier_after")), strict=True)]
+    joined = joined.drop(columns=["tier_before", "tier_after"])
     scores = joined[joined["change"].notna()].drop(columns="presence")
 
     # matches: only applicants present before and after whose set of links differs
@@ -416,6 +470,29 @@ def change_report(before: _Tables, after: _Tables, rank_move: int) -> pd.DataFra
     return report.sort_values(["change", "chain_id", "node_id", "rank_after", "applicant_id"], na_position="last")
 
 
+def _rank_moved(joined: pd.DataFrame, rank_move: int, top: int) -> pd.Series:
+    """Moves a marketer acts on: into or out of the top `top`, a tier change, or a large move.
+
+    A large move is at least `rank_move` places and at least RANK_MOVE_SHARE of the earlier rank:
+    3 → 8 is one, 5,000 → 5,100 in a node of 12,000 firms is not.
+    """
+    before, after = joined["rank_before"], joined["rank_after"]
+    places = (after - before).abs()
+    crossed_top = (before <= top) != (after <= top)
+    tier_changed = joined["tier_before"] != joined["tier_after"]
+    large = (places >= rank_move) & (places >= RANK_MOVE_SHARE * before)
+    return crossed_top | tier_changed | large
+
+
+def _move_reason(before: int, after: int, tier_before: str, tier_after: str, top: int) -> str:
+    parts = [f"rank {before} → {after}"]
+    if (before <= top) != (after <= top):
+        parts.append(f"{'into' if after <= top else 'out of'} the top {top}")
+    if tier_before != tier_after:
+        parts.append(f"tier {tier_before} → {tier_after}")
+    return "; ".join(parts)
+
+
 def _link_set(group: pd.DataFrame) -> frozenset:
     return frozenset(zip(group["firm_id"], group["decision"], group["link_type"], strict=True))
 
@@ -425,8 +502,13 @@ def _describe(links: frozenset) -> str:
 
 
 def _maybe_kill(step: str, when: str) -> None:
-    if os.environ.get(_KILL_AT) == f"{step}:{when}":
-        os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get(_KILL_AT) != f"{step}:{when}":
+        return
+    if when == "during":
+        os.kill(os.getppid(), signal.SIGKILL)
+        time.sleep(5)  # were the child not killed with its parent, it would go on to write its tables
+        return
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _now() -> str:

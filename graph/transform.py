@@ -324,3 +324,63 @@ def _set_property(out: GraphTables, label: str, name: str, values: np.ndarray) -
     table = out.nodes[label]
     at = table.schema.get_field_index(name)
     out.nodes[label] = table.set_column(at, table.schema.field(at), pa.array(values).cast(table.schema.field(at).type))
+
+
+# Delta between two builds --------------------------------------------------------------------
+
+
+@dataclass
+class TableDelta:
+    """How one node or relationship table changed: rows to add, rows whose properties changed, keys gone."""
+
+    inserted: pa.Table
+    updated: pa.Table
+    deleted: pa.Table  # the key columns only (node key, or from / to / identity properties)
+
+    @property
+    def changes(self) -> int:
+        return self.inserted.num_rows + self.updated.num_rows + self.deleted.num_rows
+
+
+def key_columns(name: str) -> list[str]:
+    """What identifies a row of a node table (its key) or a relationship table (its ends and identity)."""
+    if name in NODES:
+        return [NODES[name].key]
+    return ["from", "to", *RELS[name].identity]
+
+
+def diff_table(name: str, old: pa.Table, new: pa.Table) -> TableDelta:
+    """Rows of `new` not in `old` by key, rows in both with any property different, keys of `old` not in `new`."""
+    keys = key_columns(name)
+    old_key, new_key = _row_key(old, keys), _row_key(new, keys)
+    position = pc.index_in(new_key, value_set=old_key)
+    present = pc.is_valid(position)
+    inserted = new.filter(pc.invert(present))
+    matched, previous = new.filter(present), old.take(position.filter(present))
+    same = np.ones(matched.num_rows, bool)
+    for column in (c for c in new.column_names if c not in keys):
+        same &= _equal(matched[column], previous[column])
+    deleted = old.select(keys).filter(pc.invert(pc.is_in(old_key, value_set=new_key)))
+    return TableDelta(inserted, matched.filter(pa.array(~same)), deleted)
+
+
+def _row_key(table: pa.Table, keys: list[str]) -> pa.ChunkedArray | pa.Array:
+    if len(keys) == 1:
+        return table[keys[0]]
+    parts = [pc.fill_null(pc.cast(table[k], pa.string()), "\x00") for k in keys]
+    return pc.binary_join_element_wise(*parts, "\x1f")
+
+
+def _equal(a: pa.ChunkedArray, b: pa.ChunkedArray) -> np.ndarray:
+    """Element-wise equality where two nulls (or two NaNs) are equal; lists compared by their elements."""
+    if pa.types.is_list(a.type):
+        both_null = pc.and_(pc.is_null(a), pc.is_null(b))
+        a_len, b_len = pc.list_value_length(a), pc.list_value_length(b)
+        a, b = pc.binary_join(pc.fill_null(a, pa.scalar([], a.type)), "\x1f"), \
+            pc.binary_join(pc.fill_null(b, pa.scalar([], b.type)), "\x1f")
+        equal = pc.and_(pc.equal(a, b), pc.equal(a_len, b_len))
+        return pc.fill_null(pc.or_kleene(both_null, equal), False).to_numpy(zero_copy_only=False)
+    same = pc.or_kleene(pc.equal(a, b), pc.and_(pc.is_null(a), pc.is_null(b)))
+    if pa.types.is_floating(a.type):
+        same = pc.or_kleene(same, pc.and_(pc.is_nan(a), pc.is_nan(b)))
+    return pc.fill_null(same, False).to_numpy(zero_copy_only=False)

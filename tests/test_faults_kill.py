@@ -195,6 +195,33 @@ def test_killed_load_never_leaves_a_half_built_graph_current(tmp_path, stages, p
     assert graph_dump(workspace) == reference
 
 
+DELTA_KILLS = {
+    "deleting changed relationships": ("graph.embedded", "_load_from", "after", 1, ""),
+    "inserting new rows": ("graph.embedded", "_copy", "after", 2, ""),
+    "delta applied, before CURRENT switches": ("graph.embedded", "_write_atomically", "after", 1, ""),
+}
+
+
+@pytest.mark.parametrize("point", DELTA_KILLS, ids=list(DELTA_KILLS))
+def test_killed_delta_load_leaves_the_previous_version_current(tmp_path, stages, point):
+    root = tmp_path / "ws"
+    shutil.copytree(stages["loaded"], root)
+    workspace = Workspace(root)
+    scores = workspace.read_df("firm_scores")
+    workspace.write("firm_scores", scores.assign(rank=scores["rank"][::-1].to_numpy()), "rerank")
+    reference, version = graph_dump(workspace), current_version(workspace.graph_dir)
+    killed = cli(root, ["load", "--delta"], DELTA_KILLS[point])
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert current_version(workspace.graph_dir) == version
+    assert graph_dump(workspace) == reference
+    rerun = cli(root, ["load", "--delta"])
+    assert rerun.returncode == 0, rerun.stderr
+    rebuilt = tmp_path / "full"
+    shutil.copytree(root, rebuilt)
+    assert cli(rebuilt, ["load", "--full"]).returncode == 0
+    assert graph_dump(workspace) == graph_dump(Workspace(rebuilt)) != reference
+
+
 def test_readers_never_see_a_half_written_table_while_the_writer_is_killed(tmp_path, inputs, stages):
     root = tmp_path / "ws"
     shutil.copytree(stages["ingested"], root)

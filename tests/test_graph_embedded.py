@@ -171,9 +171,10 @@ def test_build_failing_before_the_switch_leaves_current_unchanged(tmp_path, monk
     monkeypatch.setattr(embedded, "_copy", copy_then_die)
     _add_patent(workspace)
     with pytest.raises(KeyboardInterrupt):
-        build_embedded_graph(workspace, "killed")
+        build_embedded_graph(workspace, "killed", mode="full")
     assert (workspace.graph_dir / "CURRENT").read_text().strip() == "v0001.lbug"
-    assert sorted(p.name for p in workspace.graph_dir.iterdir()) == ["CURRENT", "v0001.json", "v0001.lbug"]
+    assert sorted(p.name for p in workspace.graph_dir.iterdir()) == ["CURRENT", "v0001.json", "v0001.lbug",
+                                                                     "v0001.tables"]
     with open_reader(workspace) as reader:
         assert _patent_count(reader) == 30
     monkeypatch.undo()
@@ -187,7 +188,8 @@ def test_old_versions_are_pruned_keeping_the_last_two(tmp_path):
     (workspace.graph_dir / "v0000.lbug").write_bytes(b"left by a killed build")
     build_embedded_graph(workspace, "c")
     names = sorted(p.name for p in workspace.graph_dir.iterdir())
-    assert names == ["CURRENT", "v0002.json", "v0002.lbug", "v0003.json", "v0003.lbug"]
+    assert names == ["CURRENT", "v0002.json", "v0002.lbug", "v0002.tables", "v0003.json", "v0003.lbug",
+                     "v0003.tables"]
 
 
 def test_current_naming_a_missing_version_is_a_clear_error(tmp_path):

@@ -19,6 +19,8 @@ from graph.neo4j_backend import (
     Neo4jReader,
     batches,
     constraint_statements,
+    delete_nodes_query,
+    delete_rels_query,
     merge_nodes_query,
     merge_rels_query,
     neo4j_driver,
@@ -63,6 +65,25 @@ def test_relationship_merge_matches_endpoints_by_key(rel):
 def test_resolves_to_merges_one_relationship_per_link_type():
     assert "MERGE (a)-[r:RESOLVES_TO {link_type: row.link_type}]->(b)" in merge_rels_query(RELS["RESOLVES_TO"])
     assert "MERGE (a)-[r:CITES]->(b)" in merge_rels_query(RELS["CITES"])
+
+
+@pytest.mark.parametrize("rel", REL_TYPES, ids=lambda r: r.type)
+def test_relationship_delete_matches_ends_and_identity(rel):
+    query = delete_rels_query(rel)
+    start, end = NODES[rel.start], NODES[rel.end]
+    lines = query.splitlines()
+    assert lines[0] == "UNWIND $rows AS row"
+    assert lines[1] == f"MATCH (a:{start.label} {{{start.key}: row.src}})-[r:{rel.type}]->(b:{end.label} {{{end.key}: row.dst}})"
+    assert lines[-1] == "DELETE r"  # the relationship only, never its end nodes
+    for name in rel.identity:
+        assert f"r.{name} = row.{name}" in query and f"r.{name} IS NULL AND row.{name} IS NULL" in query
+    assert not re.search(r"['\"]|\d", query)
+
+
+@pytest.mark.parametrize("node", NODE_TYPES, ids=lambda n: n.label)
+def test_node_delete_detaches_by_key(node):
+    assert delete_nodes_query(node).splitlines() == [
+        "UNWIND $rows AS row", f"MATCH (n:{node.label} {{{node.key}: row.{node.key}}})", "DETACH DELETE n"]
 
 
 def test_batches_split_rows_and_rename_relationship_ends():
@@ -169,6 +190,18 @@ def test_saved_queries_answer_the_same_on_both_backends(neo4j_loaded):
             b = run_cypher(query.cypher, params, backend=neo, timeout_s=10, row_cap=1000)
             assert a.columns == b.columns, query.name
             assert _canonical(a.rows) == _canonical(b.rows), query.name
+
+
+@pytest.mark.neo4j
+@needs_server
+def test_a_second_load_sends_the_difference_and_removes_what_no_longer_holds(neo4j_loaded):
+    settings, workspace, _, _, driver = neo4j_loaded
+    scores = workspace.read_df("firm_scores")
+    workspace.write("firm_scores", scores[scores.firm_id != scores.firm_id.iloc[0]], "neo4j-delta")
+    report = load_neo4j(workspace, settings, "neo4j-delta", driver=driver)
+    embedded = build_embedded_graph(workspace, "neo4j-delta-compare", mode="full")
+    assert report.relationships["RANKED_IN"] < len(scores)  # the removed firm's scores are gone from the server
+    assert report.nodes == embedded.nodes and report.relationships == embedded.relationships
 
 
 @pytest.mark.neo4j

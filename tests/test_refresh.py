@@ -95,6 +95,20 @@ def test_killed_refresh_is_finished_by_the_next_run(tmp_path, inputs, uninterrup
     assert _graph_dump(Workspace(tmp_path)) == _graph_dump(uninterrupted)
 
 
+@pytest.mark.parametrize("step", ["match", "load"])
+def test_a_kill_of_the_refresh_also_ends_the_step_running_in_its_child_process(tmp_path, inputs, uninterrupted,
+                                                                               step):
+    # the child kills the refresh process, then would go on to run its step 5 s later
+    killed = _cli_refresh(tmp_path, inputs, kill_at=f"{step}:during")
+    assert killed.returncode == -signal.SIGKILL
+    stages = [run["stage"] for run in Workspace(tmp_path).runs()]
+    assert "ingest-patents" in stages and step not in stages, "the orphaned child went on with its step"
+    resumed = _cli_refresh(tmp_path, inputs)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed after an interrupted run" in resumed.stdout
+    assert _graph_dump(Workspace(tmp_path)) == _graph_dump(uninterrupted)
+
+
 def test_a_second_job_is_refused_while_one_runs(tmp_path, inputs):
     ws = Workspace(tmp_path)
     with WorkspaceLock(ws):

@@ -77,3 +77,23 @@ def test_change_report_on_a_scripted_scenario(tmp_path, inputs):
     changed = changes[changes["change"] == "matches_changed"]
     assert changed["firm_after"].str.contains(f"{renamed_id} \\(auto, former_name\\)").any()
     assert summary.changes["dropped_targets"] >= 1 and summary.changes["new_targets"] >= 1
+
+
+def test_rank_moves_are_those_a_marketer_acts_on():
+    """Top-20 entries and exits, tier changes, and moves of ≥ 5 places that are ≥ 20 % of the rank."""
+    from graph.refresh import _Tables, change_report
+
+    firms = pd.DataFrame({"firm_id": list("abcdef"), "name": list("ABCDEF"), "status": ["operating"] * 6})
+    matches = pd.DataFrame(columns=["applicant_id", "firm_id", "decision", "link_type"])
+    #                    a: 3→8   b: 18→23 c: 5000→5100 d: 400→300 e: 60→58, tier C→B  f: 2→4
+    ranks = {"a": (3, 8), "b": (18, 23), "c": (5000, 5100), "d": (400, 300), "e": (60, 58), "f": (2, 4)}
+    tiers = {"e": ("C", "B")}
+
+    def scores(when: int) -> pd.DataFrame:
+        return pd.DataFrame([{"chain_id": "ai", "node_id": "ai.vision", "firm_id": firm, "rank": pair[when],
+                              "score": 50.0, "tier": tiers.get(firm, ("C", "C"))[when]} for firm, pair in ranks.items()])
+
+    report = change_report(_Tables(firms, matches, scores(0)), _Tables(firms, matches, scores(1)), rank_move=5, top=20)
+    moves = report[report["change"] == "rank_moves"].set_index("firm_id")["reason"].to_dict()
+    assert moves == {"a": "rank 3 → 8", "b": "rank 18 → 23; out of the top 20", "d": "rank 400 → 300",
+                     "e": "rank 60 → 58; tier C → B"}

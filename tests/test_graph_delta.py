@@ -1,0 +1,186 @@
+"""The embedded graph updated by a delta: the same graph as a full build from the same tables, switched in atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from graph_fixtures import F_ALGO, F_CHIP, F_OPTIC, F_ROBOT, F_VISION, RUN_ID, frames, pub
+
+import graph.embedded as embedded
+from graph.catalog import list_queries
+from graph.cypher import run_cypher
+from graph.embedded import current_version, read_manifest
+from graph.load import build_embedded_graph, open_reader
+from graph.schema import NODE_TYPES, NODES, REL_TYPES
+from graph.transform import diff_table
+from graph.workspace import Workspace
+
+pytestmark = pytest.mark.ladybug
+NEW_PATENTS = [pub(n) for n in (28, 29, 30)]
+
+
+def before_refresh() -> dict[str, pd.DataFrame]:
+    """The fixture as it stood before the refresh: three patents not yet filed, old firm facts and scores."""
+    t = frames()
+    t["patents"] = t["patents"][~t["patents"].publication_number.isin(NEW_PATENTS)]
+    t["filings"] = t["filings"][~t["filings"].publication_number.isin(NEW_PATENTS)]
+    t["node_patents"] = t["node_patents"][~t["node_patents"].publication_number.isin(NEW_PATENTS)]
+    t["matches"] = pd.concat([t["matches"], pd.DataFrame([  # a link the refresh no longer finds
+        {"applicant_id": "A02", "firm_id": F_VISION, "score": 0.91, "decision": "auto", "link_type": "former_name",
+         "evidence": "{}", "method_version": "test-1"}])], ignore_index=True)
+    firms = t["firms"].copy()
+    firms.loc[firms.firm_id == F_ALGO, "name"] = "北京算法旧名有限公司"  # renamed since
+    t["firms"] = firms
+    t["firm_scores"] = t["firm_scores"].assign(score=t["firm_scores"].score - 5.0)
+    return t
+
+
+def after_refresh() -> dict[str, pd.DataFrame]:
+    """The fixture after it: one firm deregistered, one gone from the register (with its links and scores)."""
+    t = frames()
+    firms = t["firms"].copy()
+    robot = firms.firm_id == F_ROBOT
+    firms.loc[robot, "status"] = "deregistered"
+    firms.loc[robot, "deregistered_date"] = dt.date(2025, 5, 1)
+    t["firms"] = firms[firms.firm_id != F_OPTIC]
+    t["matches"] = pd.concat([t["matches"], pd.DataFrame([
+        {"applicant_id": "A08", "firm_id": F_CHIP, "score": 0.8, "decision": "manual", "link_type": "direct",
+         "evidence": "{}", "method_version": "test-1"}])], ignore_index=True)
+    return t
+
+
+def write_tables(workspace: Workspace, tables: dict[str, pd.DataFrame]) -> None:
+    for name, frame in tables.items():
+        workspace.write(name, frame.reset_index(drop=True), RUN_ID)
+
+
+def graph_contents(workspace: Workspace) -> dict[str, list]:
+    """Every node and relationship with every property, sorted: two graphs are the same iff these are equal."""
+    contents = {}
+    with open_reader(workspace) as reader:
+        for node in NODE_TYPES:
+            props = ", ".join(f"n.{p.name}" for p in node.props)
+            contents[node.label] = sorted(map(repr, run_cypher(
+                f"MATCH (n:{node.label}) RETURN {props}", {}, backend=reader, timeout_s=60, row_cap=10**6).rows))
+        for rel in REL_TYPES:
+            start, end = NODES[rel.start], NODES[rel.end]
+            props = "".join(f", r.{p.name}" for p in rel.props)
+            query = f"MATCH (a:{start.label})-[r:{rel.type}]->(b:{end.label}) RETURN a.{start.key}, b.{end.key}{props}"
+            contents[rel.type] = sorted(map(repr, run_cypher(query, {}, backend=reader, timeout_s=60,
+                                                              row_cap=10**6).rows))
+    return contents
+
+
+def catalog_answers(workspace: Workspace) -> dict[str, list]:
+    """Each saved query's rows; lists from collect() compared as sets (their order is the storage order)."""
+    def unordered(row: list) -> str:
+        return repr([sorted(map(repr, v)) if isinstance(v, list) else v for v in row])
+
+    with open_reader(workspace) as reader:
+        return {q.name: sorted(map(unordered, run_cypher(q.cypher, q.bind(q.example_params()), backend=reader,
+                                                         timeout_s=30, row_cap=10**6).rows))
+                for q in list_queries()}
+
+
+@pytest.fixture(scope="module")
+def graphs(tmp_path_factory):
+    """A graph built before the refresh then updated by a delta, and one built in full after it."""
+    delta = Workspace(tmp_path_factory.mktemp("delta"))
+    write_tables(delta, before_refresh())
+    build_embedded_graph(delta, "before", mode="full")
+    write_tables(delta, after_refresh())
+    build_embedded_graph(delta, "after")
+    full = Workspace(tmp_path_factory.mktemp("full"))
+    write_tables(full, after_refresh())
+    build_embedded_graph(full, "after", mode="full")
+    return delta, full
+
+
+def test_delta_was_applied_and_counted(graphs):
+    delta, _ = graphs
+    build = read_manifest(delta.graph_dir)["build"]
+    assert build["mode"] == "delta" and build["base"] == "v0001.lbug"
+    assert build["changed_rows"]["Patent"] >= len(NEW_PATENTS)
+    assert build["changed_rows"]["Firm"] == 3  # renamed back, deregistered, gone
+    assert build["changed_rows"]["RESOLVES_TO"] >= 2  # the lost former_name link and the new manual one
+
+
+def test_delta_gives_the_same_graph_as_a_full_build(graphs):
+    delta, full = graphs
+    got, want = graph_contents(delta), graph_contents(full)
+    assert got == want
+    assert not any(F_OPTIC in row for rows in got.values() for row in rows)  # the firm gone, with its edges
+    assert not any("former_name" in row for row in got["RESOLVES_TO"])  # the link the refresh lost
+
+
+def test_catalog_queries_answer_the_same_on_delta_and_full_graphs(graphs):
+    delta, full = graphs
+    assert catalog_answers(delta) == catalog_answers(full)
+
+
+def test_a_delta_without_changes_is_a_no_op(graphs, tmp_path):
+    delta, _ = graphs
+    before = graph_contents(delta)
+    build_embedded_graph(delta, "again")
+    build = read_manifest(delta.graph_dir)["build"]
+    assert build["mode"] == "delta" and build["changed_rows"] == {}
+    assert graph_contents(delta) == before
+
+
+def test_a_large_change_falls_back_to_a_full_build(tmp_path, monkeypatch):
+    workspace = Workspace(tmp_path / "ws")
+    write_tables(workspace, before_refresh())
+    build_embedded_graph(workspace, "before")
+    assert read_manifest(workspace.graph_dir)["build"]["mode"] == "full"  # nothing to apply a delta to
+    monkeypatch.setenv("PATENTGRAPH_GRAPH_DELTA_MAX", "0.001")
+    write_tables(workspace, after_refresh())
+    build_embedded_graph(workspace, "after")
+    build = read_manifest(workspace.graph_dir)["build"]
+    assert build["mode"] == "full" and "over" in build["reason"]
+
+
+def test_a_failed_delta_leaves_the_previous_version_current(tmp_path, monkeypatch):
+    workspace = Workspace(tmp_path / "ws")
+    write_tables(workspace, before_refresh())
+    build_embedded_graph(workspace, "before")
+    version, contents = current_version(workspace.graph_dir), graph_contents(workspace)
+    write_tables(workspace, after_refresh())
+    real = embedded._load_from
+    calls = []
+
+    def apply_then_die(*args):
+        calls.append(args[2])
+        real(*args)
+        if len(calls) == 3:
+            raise OSError("disk full")
+
+    monkeypatch.setattr(embedded, "_load_from", apply_then_die)
+    with pytest.raises(OSError, match="disk full"):
+        build_embedded_graph(workspace, "after", mode="delta")
+    assert current_version(workspace.graph_dir) == version
+    assert graph_contents(workspace) == contents
+    assert sorted(p.name for p in workspace.graph_dir.iterdir()) == ["CURRENT", "v0001.json", "v0001.lbug",
+                                                                     "v0001.tables"]
+
+
+def test_delta_without_a_saved_base_is_refused_with_a_clear_message(tmp_path):
+    workspace = Workspace(tmp_path / "ws")
+    write_tables(workspace, before_refresh())
+    with pytest.raises(ValueError, match="load --full"):
+        build_embedded_graph(workspace, "first", mode="delta")
+
+
+def test_diff_finds_inserts_updates_and_deletes_by_key():
+    old = pa.table({"from": ["a1", "a2", "a3"], "to": ["f1", "f2", "f3"], "score": [0.9, 0.8, None],
+                    "decision": ["auto"] * 3, "link_type": ["direct", None, "direct"], "evidence": ["{}"] * 3,
+                    "method_version": ["m"] * 3})
+    new = pa.table({"from": ["a1", "a2", "a4"], "to": ["f1", "f2", "f4"], "score": [0.95, 0.8, 0.7],
+                    "decision": ["auto"] * 3, "link_type": ["direct", None, "direct"], "evidence": ["{}"] * 3,
+                    "method_version": ["m"] * 3})
+    delta = diff_table("RESOLVES_TO", old, new)
+    assert delta.inserted["from"].to_pylist() == ["a4"]
+    assert delta.updated["from"].to_pylist() == ["a1"]  # a2: same row, a null link_type included
+    assert delta.deleted.to_pylist() == [{"from": "a3", "to": "f3", "link_type": "direct"}]
