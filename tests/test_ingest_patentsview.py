@@ -15,7 +15,19 @@ from conftest import shared_data
 from graph.workspace import Workspace
 from ingest import IngestError, ingest_patents, patentsview
 
-BULK = Path(__file__).parent / "fixtures" / "patentsview_bulk"
+BULK_TEXT = Path(__file__).parent / "fixtures" / "patentsview_bulk"
+
+
+@pytest.fixture
+def bulk(tmp_path) -> Path:
+    """The hand-made bulk set, with g_ipc_at_issue zipped as the download serves it (zipped here, not kept in git)."""
+    folder = tmp_path / "bulk"
+    shutil.copytree(BULK_TEXT, folder)
+    table = folder / "g_ipc_at_issue.tsv"
+    with zipfile.ZipFile(folder / "g_ipc_at_issue.tsv.zip", "w") as archive:
+        archive.write(table, table.name)
+    table.unlink()
+    return folder
 
 
 def records(workspace: Workspace) -> dict[str, dict]:
@@ -27,9 +39,9 @@ def quarantined(workspace: Workspace) -> list[tuple[str, int, str, str]]:
     return sorted((Path(r["source_file"]).name, r["position"], r["field"], r["reason"]) for r in rows)
 
 
-def test_bulk_folder_joins_every_table_in_sequence_order(tmp_path):
+def test_bulk_folder_joins_every_table_in_sequence_order(tmp_path, bulk):
     workspace = Workspace(tmp_path / "ws")
-    report = ingest_patents(workspace, [BULK], "run-1")
+    report = ingest_patents(workspace, [bulk], "run-1")
 
     counts = {Path(c.path).name: (c.read, c.written, c.quarantined) for c in report.per_file}
     assert counts == {
@@ -81,12 +93,12 @@ def test_bulk_folder_joins_every_table_in_sequence_order(tmp_path):
     ])
 
 
-def test_a_zipped_bulk_set_and_many_partitions_give_the_same_records(tmp_path, monkeypatch):
+def test_a_zipped_bulk_set_and_many_partitions_give_the_same_records(tmp_path, monkeypatch, bulk):
     folder_ws = Workspace(tmp_path / "folder")
-    ingest_patents(folder_ws, [BULK], "run-1")
+    ingest_patents(folder_ws, [bulk], "run-1")
     archive = tmp_path / "patentsview.zip"
     with zipfile.ZipFile(archive, "w") as bundle:
-        for path in sorted(BULK.iterdir()):
+        for path in sorted(bulk.iterdir()):
             bundle.write(path, f"bulk/{path.name}")
     monkeypatch.setattr(patentsview, "_PARTITION_BYTES", 300)  # a few hundred bytes a partition: several of them
     zip_ws = Workspace(tmp_path / "zip")
@@ -101,9 +113,7 @@ def test_a_zipped_bulk_set_and_many_partitions_give_the_same_records(tmp_path, m
     assert sum(c.read for c in report.per_file) == sum(c.written + c.quarantined for c in report.per_file) == 38
 
 
-def test_format_flag_and_unchanged_set_and_a_folder_that_is_not_a_set(tmp_path):
-    bulk = tmp_path / "bulk"
-    shutil.copytree(BULK, bulk)
+def test_format_flag_and_unchanged_set_and_a_folder_that_is_not_a_set(tmp_path, bulk):
     workspace = Workspace(tmp_path / "ws")
     first = ingest_patents(workspace, [bulk], "run-1", fmt="patentsview")
     assert first.records == 4
@@ -114,9 +124,7 @@ def test_format_flag_and_unchanged_set_and_a_folder_that_is_not_a_set(tmp_path):
         ingest_patents(Workspace(tmp_path / "ws2"), [bulk], "run-1", fmt="patentsview")
 
 
-def test_a_table_without_its_key_columns_is_named(tmp_path):
-    bulk = tmp_path / "bulk"
-    shutil.copytree(BULK, bulk)
+def test_a_table_without_its_key_columns_is_named(tmp_path, bulk):
     (bulk / "g_cpc_current.tsv").write_text("patent_id\tcpc_section\n10000001\tG\n", encoding="utf-8")
     with pytest.raises(IngestError, match="g_cpc_current.tsv: no header row naming .*cpc_sequence"):
         ingest_patents(Workspace(tmp_path / "ws"), [bulk], "run-1")
