@@ -257,16 +257,7 @@ class _TableReader:
             return self._openpyxl_table(label, handle, fmt_label)
         except (zipfile.BadZipFile, KeyError, etree.XMLSyntaxError, ValueError) as exc:
             raise IngestError(f"{label}: not a readable XLSX workbook ({exc})") from None
-        for sheet in book.sheets:
-            rows_iter = rows_of(sheet)
-            try:
-                header = self._find_header(label, rows_iter)
-            except IngestError:
-                continue
-            columns = map_headers(header, self.synonyms)
-            return SourceTable(label, fmt_label, None, columns, self._xlsx_rows(book, rows_iter, columns, len(header)))
-        book.close()
-        raise self._no_sheet_header(label)
+        return self._first_headed_sheet(label, fmt_label, book, (rows_of(sheet) for sheet in book.sheets))
 
     def _openpyxl_table(self, label: str, handle: BinaryIO, fmt_label: str) -> SourceTable:
         import openpyxl
@@ -276,11 +267,19 @@ class _TableReader:
             book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
         except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
             raise IngestError(f"{label}: not a readable XLSX workbook ({exc})") from None
-        for sheet in book.worksheets:
-            sheet.reset_dimensions()  # some writers record a wrong sheet size; read what is there
-            rows_iter = sheet.iter_rows(values_only=True)
+
+        def sheets() -> Iterator[Iterator[list]]:
+            for sheet in book.worksheets:
+                sheet.reset_dimensions()  # some writers record a wrong sheet size; read what is there
+                yield (list(row) for row in sheet.iter_rows(values_only=True))
+
+        return self._first_headed_sheet(label, fmt_label, book, sheets())
+
+    def _first_headed_sheet(self, label: str, fmt_label: str, book, sheets: Iterator[Iterator[list]]) -> SourceTable:
+        """The first sheet with a header row; its rows after the header are read lazily (the book closes after)."""
+        for rows_iter in sheets:
             try:
-                header = self._find_header(label, (list(r) for r in rows_iter))
+                header = self._find_header(label, rows_iter)
             except IngestError:
                 continue
             columns = map_headers(header, self.synonyms)

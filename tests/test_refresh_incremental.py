@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from refresh_fixtures import write_registry_update
 
 from graph import pipeline
 from graph.config import Settings
@@ -46,8 +47,6 @@ def inputs(tmp_path_factory):
 
 def _write_update(folder: Path, inputs, ws: Workspace) -> tuple[Path, Path, dict]:
     """A registry update (deregister the top firm, rename another, a new firm) and new patents."""
-    from ingest.generator import uscc_check_char
-
     path = next(p for p in inputs.firm_files if p.suffix == ".csv")
     with open(path, encoding="utf-8-sig", newline="") as handle:
         header = list(csv.DictReader(handle).fieldnames)
@@ -55,20 +54,8 @@ def _write_update(folder: Path, inputs, ws: Workspace) -> tuple[Path, Path, dict
     firms = ws.read_df("firms").set_index("firm_id")
     dereg_id = scores.iloc[0].firm_id
     renamed_id = next(f for f in scores.firm_id if f != dereg_id and not firms.loc[f, "former_names"].size)
-    new_id = "91440300MA5G7X2K9"
-    new_id += uscc_check_char(new_id)
-    old_name = firms.loc[renamed_id, "name"]
     update = folder / "registry_update.csv"
-    with open(update, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=header)
-        writer.writeheader()
-        writer.writerow({"企业名称": firms.loc[dereg_id, "name"], "统一社会信用代码": dereg_id, "登记状态": "注销",
-                         "注销日期": "2026-10-30"})
-        writer.writerow({"企业名称": "新域" + old_name, "统一社会信用代码": renamed_id, "曾用名": old_name,
-                         "登记状态": "存续"})
-        writer.writerow({"企业名称": "深圳市澜芯智能科技有限公司", "统一社会信用代码": new_id, "登记状态": "存续",
-                         "成立日期": "2018-04-02", "省份": "广东省", "城市": "深圳市", "企业规模": "小型",
-                         "地址": "深圳市南山区科技园南区澜芯大厦"})
+    new_id = write_registry_update(update, header, firms, dereg_id, renamed_id)
 
     # existing applicants file again: their names and addresses as on a patent they already hold
     held = ws.read_df("patents", ["publication_number", "applicants", "applicant_addresses", "ipc", "title"])

@@ -6,6 +6,7 @@ import csv
 
 import pandas as pd
 import pytest
+from refresh_fixtures import write_registry_update
 
 from graph.config import Settings
 from graph.refresh import refresh
@@ -29,8 +30,6 @@ def _registry_rows(inputs) -> tuple[list[str], dict[str, dict]]:
 
 def test_change_report_on_a_scripted_scenario(tmp_path, inputs):
     """Deregister a ranked firm, rename another, register a new firm that files new AI patents."""
-    from ingest.generator import uscc_check_char
-
     ws = Workspace(tmp_path)
     settings = Settings(workspace=tmp_path)
     refresh(ws, settings, inputs.patent_files, inputs.firm_files)
@@ -41,20 +40,9 @@ def test_change_report_on_a_scripted_scenario(tmp_path, inputs):
     renamed_id = next(f for f in top.firm_id if f != dereg_id and not firms.loc[f, "former_names"].size)
 
     header, _ = _registry_rows(inputs)
-    new_id = "91440300MA5" + "G7X2K9"
-    new_id = new_id + uscc_check_char(new_id)
     old_name = firms.loc[renamed_id, "name"]
     update = tmp_path / "registry_update.csv"
-    with open(update, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=header)
-        writer.writeheader()
-        writer.writerow({"企业名称": firms.loc[dereg_id, "name"], "统一社会信用代码": dereg_id, "登记状态": "注销",
-                         "注销日期": "2026-10-30"})
-        writer.writerow({"企业名称": "新域" + old_name, "统一社会信用代码": renamed_id, "曾用名": old_name,
-                         "登记状态": "存续"})
-        writer.writerow({"企业名称": "深圳市澜芯智能科技有限公司", "统一社会信用代码": new_id, "登记状态": "存续",
-                         "成立日期": "2018-04-02", "省份": "广东省", "城市": "深圳市", "企业规模": "小型",
-                         "地址": "深圳市南山区科技园南区澜芯大厦"})
+    new_id = write_registry_update(update, header, firms, dereg_id, renamed_id)
     new_patents = tmp_path / "new_patents.csv"
     with open(new_patents, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
