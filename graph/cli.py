@@ -240,14 +240,8 @@ def load(
     """Build the graph from the workspace tables (embedded: a new version, switched in atomically)."""
     if backend:
         state.settings.backend = backend
-    if delta is None or state.settings.backend == "neo4j":
-        _show(_guard(lambda: pipeline.load(state.workspace, state.settings)))
-        return
-    from graph.load import build_embedded_graph
-
-    mode = "delta" if delta else "full"
-    _show(_guard(lambda: pipeline.run_stage(state.workspace, "load",
-                                            lambda rid: build_embedded_graph(state.workspace, rid, mode=mode))))
+    mode = "auto" if delta is None else "delta" if delta else "full"
+    _show(_guard(lambda: pipeline.load(state.workspace, state.settings, mode)))
 
 
 @app.command()

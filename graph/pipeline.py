@@ -110,12 +110,13 @@ def rank(workspace: Workspace) -> StageResult:
     return run_stage(workspace, "rank", lambda rid: rank_firms(workspace, rid))
 
 
-def load(workspace: Workspace, settings: Settings) -> StageResult:
+def load(workspace: Workspace, settings: Settings, mode: str = "auto") -> StageResult:
+    """Load the graph; embedded `mode`: "auto" (a delta when possible and small), "delta" or "full"."""
     from graph.load import build_embedded_graph, load_neo4j
 
     if settings.backend == "neo4j":
         return run_stage(workspace, "load-neo4j", lambda rid: load_neo4j(workspace, settings, rid))
-    return run_stage(workspace, "load", lambda rid: build_embedded_graph(workspace, rid))
+    return run_stage(workspace, "load", lambda rid: build_embedded_graph(workspace, rid, mode=mode))
 
 
 def build_all(
