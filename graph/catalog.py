@@ -81,7 +81,10 @@ class SavedQuery:
 
 
 def parse_query_file(path: Path) -> SavedQuery:
-    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     header, body_start = {}, 0
     params = []
     for number, line in enumerate(lines, start=1):

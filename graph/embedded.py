@@ -167,12 +167,19 @@ def write_version(graph_dir: Path, tables: GraphTables,
         finally:
             database.close()
         _keep_tables(staging, path)
-    except BaseException:
+    except BaseException as exc:
         _discard(graph_dir, path)
+        _raise_io_error(exc, path)
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path, nodes, rels
+
+
+def _raise_io_error(exc: BaseException, path: Path) -> None:
+    """LadybugDB reports a full disk or a read-only folder as a RuntimeError: make it the OSError it is."""
+    if isinstance(exc, RuntimeError) and str(exc).startswith("IO exception"):
+        raise OSError(f"{path}: the graph build could not write ({exc}); the current version is unchanged") from None
 
 
 def write_delta_version(graph_dir: Path, previous: Path, tables: GraphTables, deltas: dict[str, TableDelta],
@@ -238,8 +245,9 @@ def write_delta_version(graph_dir: Path, previous: Path, tables: GraphTables, de
                 os.link(saved / f"{name}.parquet", target)
         _keep_tables(staging, path)
         steps["save tables"] = time.perf_counter() - started
-    except BaseException:
+    except BaseException as exc:
         _discard(graph_dir, path)
+        _raise_io_error(exc, path)
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)

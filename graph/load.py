@@ -98,6 +98,8 @@ def load_neo4j(workspace: Workspace, settings: Settings, run_id: str, driver: Dr
     tables are deleted, new and changed ones MERGEd. Without them (first load, other schema) every
     row is MERGEd (an upsert: nothing already in the database is removed).
     """
+    from neo4j.exceptions import AuthError, DriverError, TransientError
+
     from graph.neo4j_backend import Neo4jGraph, neo4j_driver
 
     started = time.perf_counter()
@@ -121,6 +123,11 @@ def load_neo4j(workspace: Workspace, settings: Settings, run_id: str, driver: Dr
         for rel_type, table in tables.rels.items():
             graph.write_rels(RELS[rel_type], _changed(deltas, rel_type, table))
         nodes, rels = graph.counts()
+    except (DriverError, AuthError, TransientError) as exc:  # unreachable, restarted past the retries, refused
+        raise ConnectionError(
+            f"Neo4j load into database {settings.neo4j.database!r} at {settings.neo4j.uri} stopped: {exc}. This load"
+            " is not recorded, so the next one sends its changes again (MERGE and the deletes are safe to repeat)"
+        ) from None
     finally:
         if own_driver:
             driver.close()

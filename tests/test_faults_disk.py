@@ -48,13 +48,25 @@ def digests(tables: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(tables.iterdir())}
 
 
-def in_small_disk(tmp_path: Path, workspace: Workspace, steps: str) -> tuple[str, dict]:
-    """Run `steps` (shell) with the workspace copied to $W on a private 1 MB tmpfs; return output and final digests."""
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A small demo workspace taken through ranking, an export and the embedded graph (v0001)."""
+    root = tmp_path_factory.mktemp("built") / "ws"
+    result = subprocess.run(f"{CLI} --workspace {root} demo --patents 200 --firms 60 --seed 3 --no-serve",
+                            shell=True, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    workspace = Workspace(root)
+    assert (workspace.graph_dir / "CURRENT").read_text().strip() == "v0001.lbug"
+    return workspace
+
+
+def in_small_disk(tmp_path: Path, workspace: Workspace, steps: str, size: str = "1m") -> tuple[str, dict]:
+    """Run `steps` (shell) with the workspace copied to $W on a private tmpfs; return output and final digests."""
     mount = tmp_path / "mnt"
     mount.mkdir()
     script = f"""
 set -u
-mount -t tmpfs -o size=1m tmpfs {mount}
+mount -t tmpfs -o size={size} tmpfs {mount}
 cp -a {workspace.root} {mount}/ws
 W={mount}/ws
 cd {ROOT}
@@ -111,3 +123,53 @@ mount -o remount,ro {tmp_path}/mnt
     assert "ingest-rc=1" in output and "match-rc=1" in output, output
     assert "Read-only file system" in output and f"{tmp_path}/mnt/ws/" in output
     assert final == digests(workspace.tables_dir)
+
+
+def firm_count(workspace: Workspace) -> int:
+    from graph.cypher import run_cypher
+    from graph.load import open_reader
+
+    with open_reader(workspace) as reader:
+        return run_cypher("MATCH (f:Firm) RETURN count(f)", {}, backend=reader, timeout_s=10, row_cap=1).rows[0][0]
+
+
+def test_disk_full_during_load_and_export_names_the_path_and_keeps_the_current_graph(tmp_path, built):
+    graph = f"{tmp_path}/mnt/ws/graph"
+    steps = f"""
+dd if=/dev/zero of={tmp_path}/mnt/filler bs=4k 2>/dev/null
+{CLI} --workspace $W load --full 2>&1; echo "load-rc=$?"
+{CLI} --workspace $W load --delta 2>&1; echo "delta-rc=$?"
+{CLI} --workspace $W export --out $W/exports/targets.csv 2>&1; echo "csv-rc=$?"
+{CLI} --workspace $W export --out $W/exports/targets.xlsx 2>&1; echo "xlsx-rc=$?"
+echo "current=$(cat $W/graph/CURRENT) graph=$(ls -A $W/graph | tr '\\n' ' ') exports=$(ls -A $W/exports | tr '\\n' ' ')"
+{CLI} --workspace $W cypher 'MATCH (f:Firm) RETURN count(f) AS firms' --output csv; echo "cypher-rc=$?"
+rm {tmp_path}/mnt/filler
+{CLI} --workspace $W load --full; echo "after-space-rc=$?"
+echo "then current=$(cat $W/graph/CURRENT)"
+"""
+    output, final = in_small_disk(tmp_path, built, steps, size="32m")
+    full_build = output[: output.index("load-rc=")]  # each command's messages come before its exit code
+    assert "load-rc=1" in output and "Traceback" not in full_build, output
+    assert f"{graph}/v0002.lbug: the graph build could not write" in full_build and "No space left" in full_build
+    assert "delta-rc=1" in output and f"{graph}/v0002.lbug" in output, output
+    assert "csv-rc=1" in output and f"cannot write the export {tmp_path}/mnt/ws/exports/targets.csv" in output
+    assert "xlsx-rc=1" in output and f"cannot write the export {tmp_path}/mnt/ws/exports/targets.xlsx" in output
+    # nothing half-built is left or current; readers still get the whole previous graph
+    assert "current=v0001.lbug graph=CURRENT v0001.json v0001.lbug v0001.tables  exports=demo-targets.csv " in output
+    assert f"firms\n{firm_count(built)}\n" in output and "cypher-rc=0" in output
+    assert "after-space-rc=0" in output and "then current=v0002.lbug" in output, output
+    assert final == digests(built.tables_dir)
+
+
+def test_read_only_workspace_refuses_load_and_export_naming_the_path_and_still_reads(tmp_path, built):
+    steps = f"""
+mount -o remount,ro {tmp_path}/mnt
+{CLI} --workspace $W load --full 2>&1; echo "load-rc=$?"
+{CLI} --workspace $W export --out $W/exports/targets.csv 2>&1; echo "export-rc=$?"
+{CLI} --workspace $W cypher 'MATCH (f:Firm) RETURN count(f) AS firms' --output csv; echo "cypher-rc=$?"
+"""
+    output, final = in_small_disk(tmp_path, built, steps, size="32m")
+    assert "load-rc=1" in output and f"Read-only file system: '{tmp_path}/mnt/ws/graph/" in output, output
+    assert "export-rc=1" in output and f"cannot write the export {tmp_path}/mnt/ws/exports/targets.csv" in output
+    assert "Traceback" not in output and "cypher-rc=0" in output and f"firms\n{firm_count(built)}\n" in output
+    assert final == digests(built.tables_dir)

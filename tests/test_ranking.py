@@ -280,6 +280,7 @@ def test_firm_type_reads_the_credit_code():
 @pytest.mark.parametrize(("yaml_text", "message"), [
     ("dimensions: {growth: {wieght: 0.3}}", "dimensions.growth.wieght: Extra inputs are not permitted"),
     ("dimensions: {quality: {weight: -1}}", "dimensions.quality.weight: Input should be greater than or equal to 0"),
+    ("dimensions: {quality: {weight: .inf}}", "dimensions.quality.weight: Input should be a finite number"),
     ("dimensions: {strength: {weight: 0}, quality: {weight: 0}, growth: {weight: 0}, chain_position: {weight: 0},"
      " soundness: {weight: 0}}", "dimension weights must not all be 0"),
     ("dimensions: {growth: {features: {recent_filings: 0, filing_growth: 0, recent_grants: 0, share_momentum: 0}}}",

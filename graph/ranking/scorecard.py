@@ -24,7 +24,8 @@ _Weight = Field(ge=0)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # An infinite weight would turn every weighted mean, and so every score, into NaN.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class _Features(_Strict):
@@ -203,6 +204,8 @@ def _read_yaml(path: Path) -> dict:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ScorecardError(f"{path}: scorecard file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ScorecardError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except yaml.YAMLError as exc:
         raise ScorecardError(f"{path}: not valid YAML: {exc}") from None
     if data is None:
