@@ -7,8 +7,8 @@ given, serves it with waitress on 127.0.0.1 (a free port; nothing leaves the mac
 `--users` threads, each with its own HTTP session: log in as a marketer, then until time is up
 open a random node page (the Dash page-routing callback), fetch its first grid block and a later
 one (the grid's getRowsRequest callback), and every fourth round export the node as CSV (the
-export callback, which writes the file and sends it back). Prints requests, errors and p50/p95
-latency per action. Target: 0 errors. Stops the server by itself.
+export callback, which writes the file and answers its download URL) and download it (the file
+streamed by /download/exports/…). Prints requests, errors and p50/p95 latency per action. Target: 0 errors. Stops the server by itself.
 """
 
 from __future__ import annotations
@@ -80,8 +80,10 @@ class Recorder:
         self.errors: dict[str, int] = defaultdict(int)
         self.examples: list[str] = []
 
-    def timed(self, action: str, call, check) -> None:
+    def timed(self, action: str, call, check) -> requests.Response | None:
+        """Time one request; the response when it passed `check`, else None (counted as an error)."""
         started = time.perf_counter()
+        response = None
         try:
             response = call()
             problem = None if check(response) else f"HTTP {response.status_code}: {response.text[:200]}"
@@ -94,6 +96,7 @@ class Recorder:
                 self.errors[action] += 1
                 if len(self.examples) < 5:
                     self.examples.append(f"{action}: {problem}")
+        return None if problem else response
 
 
 def user(base: str, name: str, password: str, nodes: list[dict], deadline: float, recorder: Recorder, seed: int):
@@ -121,7 +124,11 @@ def user(base: str, name: str, password: str, nodes: list[dict], deadline: float
         recorder.timed("grid first block", partial(post, grid_request(key, 0)), answered("rowData"))
         recorder.timed("grid later block", partial(post, grid_request(key, 100)), answered("rowData"))
         if rounds % 4 == 3:
-            recorder.timed("export CSV", partial(post, export_request(key)), answered("Exported"))
+            exported = recorder.timed("export CSV", partial(post, export_request(key)), answered("Exported"))
+            if exported is not None:
+                url = exported.json()["response"][ids.NODE_EXPORT_DOWNLOAD]["data"]
+                recorder.timed("download CSV", partial(session.get, base + url, timeout=60),
+                               lambda r: r.status_code == 200 and r.content.startswith("\ufeff".encode()))
         rounds += 1
 
 

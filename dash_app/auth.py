@@ -282,17 +282,31 @@ def _guard():
 
 
 def _permission_for(body: dict) -> str | None:
-    """The permission a callback request needs: that of its first protected output, else none beyond login."""
+    """The permission a callback request needs: that of its first protected output, else none beyond login.
+
+    Dash picks the callback to run by the `output` string and only then checks `outputs` against
+    it, so both are read: a request cannot name a harmless `outputs` list to run a protected callback.
+    """
     protected = flask.current_app.config.get(_PROTECTED_KEY, {})
     outputs = body.get("outputs") or []
-    for output in outputs if isinstance(outputs, list) else [outputs]:
-        if not isinstance(output, dict):
-            continue
-        component = output.get("id")
+    components = [o.get("id") for o in (outputs if isinstance(outputs, list) else [outputs]) if isinstance(o, dict)]
+    output = body.get("output")
+    if isinstance(output, str):  # "id.prop" or "..id.prop...id.prop.."; pattern ids are JSON
+        components += [_parse_id(part.rsplit(".", 1)[0]) for part in output.strip(".").split("...")]
+    for component in components:
         key = component.get("type") if isinstance(component, dict) else component
-        if key in protected:
+        if isinstance(key, str) and key in protected:
             return protected[key]
     return None
+
+
+def _parse_id(text: str) -> str | dict:
+    if text.startswith("{"):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
 
 
 def _same_origin(request: flask.Request) -> bool:

@@ -38,6 +38,9 @@ RANKED_COLUMNS = (
 )  # fmt: skip
 MAX_GRAPH_ELEMENTS = 300
 FIRM_PATENT_LIMIT = 500
+MAX_NEIGHBOURS = 40  # the firm page's graph: a neighbourhood, never the whole graph
+NEIGHBOUR_SPACING = 60  # px of ring per neighbour (before widening), so labels do not overlap
+WIDE = 2.2  # rings are drawn as ellipses this many times wider than high: the graph sits in a wide, low frame
 
 _cache: dict[tuple, pd.DataFrame] = {}
 _cache_lock = threading.Lock()
@@ -611,7 +614,11 @@ def _decision_order(decision: str) -> int:
 
 
 def evidence_items(evidence: str) -> list[tuple[str, str]]:
-    """The evidence JSON as readable (key, value) pairs; nested keys joined with dots."""
+    """The evidence JSON as readable (key, value) pairs; nested keys joined with dots.
+
+    A list of objects (the matcher's candidates, excluded firms) gives one row per object,
+    `candidates[1]: firm_id: …, name: …, score: 0.81`, never a Python repr.
+    """
     try:
         parsed = json.loads(evidence)
     except (TypeError, ValueError):
@@ -624,12 +631,20 @@ def evidence_items(evidence: str) -> list[tuple[str, str]]:
         if isinstance(value, dict) and value:
             for key, inner in value.items():
                 walk(f"{prefix}.{key}" if prefix else str(key), inner)
-        elif isinstance(value, float):
-            items.append((prefix, f"{value:.3g}"))
-        elif isinstance(value, list):
-            items.append((prefix, ", ".join(str(v) for v in value)))
+        elif isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+            for index, inner in enumerate(value, start=1):
+                items.append((f"{prefix}[{index}]", text(inner)))
         else:
-            items.append((prefix, str(value)))
+            items.append((prefix, text(value)))
+
+    def text(value: object) -> str:
+        if isinstance(value, float):
+            return f"{value:.3g}"
+        if isinstance(value, dict):
+            return ", ".join(f"{key}: {text(inner)}" for key, inner in value.items())
+        if isinstance(value, list):
+            return ", ".join(text(v) for v in value)
+        return str(value)
 
     walk("", parsed)
     return items
@@ -651,6 +666,71 @@ def _firm_patents(workspace: Workspace, evidence: list[dict]) -> tuple[list[dict
     columns = ["publication_number", "title", "patent_type", "application_date", "main_ipc", "legal_status",
                "raw_name", "link_type"]  # fmt: skip
     return _records(rows.head(FIRM_PATENT_LIMIT)[columns]), int(len(rows))
+
+
+GROUP_EDGE_LABELS = {"parent": "母公司 parent", "subsidiary": "子公司 subsidiary", "successor": "承继 successor",
+                     "predecessor": "前身 predecessor"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """Cytoscape elements around one firm, and how many neighbours were left out to stay small."""
+
+    elements: list[dict]
+    neighbours_shown: int
+    neighbours_total: int
+
+
+def firm_neighbourhood(profile: dict, max_neighbours: int = MAX_NEIGHBOURS) -> Neighbourhood:
+    """The firm in the middle; its group and the nodes it ranks in on an inner ring, its applicants outside.
+
+    Built from `firm_profile`'s result. Neighbours are taken group first, then nodes (best score
+    first), then applicants linked by an accepted or pending decision, up to `max_neighbours`.
+    Every element with a page carries its `href`.
+    """
+    firm = profile["firm"]
+    group = [("parent", profile["parent"])] if profile["parent"] else []
+    group += [("subsidiary", f) for f in profile["subsidiaries"]]
+    group += [("successor", profile["successor"])] if profile["successor"] else []
+    group += [("predecessor", f) for f in profile["predecessors"]]
+    linked = [e for e in profile["evidence"] if e["decision"] in (*ACCEPTED_DECISIONS, "review")]
+    total = len(group) + len(profile["scores"]) + len(linked)
+    room = max_neighbours
+    group, room = group[:room], room - min(room, len(group))
+    scores, room = profile["scores"][:room], room - min(room, len(profile["scores"]))
+    linked = linked[:room]
+
+    elements = [{"data": {"id": "firm", "label": firm["name"], "href": firm_href(firm["firm_id"])},
+                 "position": {"x": 0, "y": 0}, "classes": f"firm centre {firm['status']}"}]  # fmt: skip
+    inner = [
+        ({"id": f"group{i}", "label": f["name"], "href": f["href"]}, f"firm {f['status'] or ''}",
+         ("firm", f"group{i}") if relation in ("subsidiary", "successor") else (f"group{i}", "firm"),
+         GROUP_EDGE_LABELS[relation], "group")
+        for i, (relation, f) in enumerate(group)
+    ]  # fmt: skip
+    inner += [
+        ({"id": f"node{i}", "label": f"{s.get('chain_name_zh') or s['chain_id']} · {s['name_zh'] or s['node_id']}\n"
+                                     f"#{s['rank']} {s['tier']} · {s['score']:.1f}", "href": s["href"]},
+         f"technode tier-{s['tier']}", ("firm", f"node{i}"), "", "ranked")
+        for i, s in enumerate(scores)
+    ]  # fmt: skip
+    outer = [
+        ({"id": f"applicant{i}", "label": e["name"] or e["applicant_id"]}, "applicant",
+         (f"applicant{i}", "firm"), (e["link_type"] or "").replace("_", " "), f"filed {e['decision']}")
+        for i, e in enumerate(linked)
+    ]  # fmt: skip
+    inner_radius = max(120, len(inner) * NEIGHBOUR_SPACING / (2 * math.pi))
+    outer_radius = max(inner_radius + 120 if inner else 120, len(outer) * NEIGHBOUR_SPACING / (2 * math.pi))
+    for ring, radius in ((inner, inner_radius), (outer, outer_radius)):
+        for index, (node, classes, (source, target), label, edge_class) in enumerate(ring):
+            # the outer ring is turned half a step: its first neighbour does not sit behind the inner ring's first
+            angle = 2 * math.pi * (index + (0.5 if ring is outer and inner else 0)) / len(ring) - math.pi / 2
+            elements.append({"data": node, "classes": classes,
+                             "position": {"x": round(WIDE * radius * math.cos(angle)),
+                                          "y": round(radius * math.sin(angle))}})
+            elements.append({"data": {"id": f"{source}->{target}", "source": source, "target": target, "label": label},
+                             "classes": edge_class})
+    return Neighbourhood(elements, len(inner) + len(outer), total)
 
 
 # ---------------------------------------------------------------- map

@@ -24,7 +24,8 @@ NODE_FIRMS_COUNT = "node-firms-count"
 NODE_GRID_REFRESHED = "node-grid-refreshed"
 NODE_EXPORT_BUTTON = "node-export-button"
 NODE_EXPORT_XLSX_BUTTON = "node-export-xlsx-button"
-NODE_EXPORT_DOWNLOAD = "node-export-download"
+NODE_EXPORT_DOWNLOAD = "node-export-download"  # a store: the URL of the file just written
+NODE_EXPORT_STARTED = "node-export-started"
 NODE_EXPORT_STATUS = "node-export-status"
 
 # Firm page
@@ -33,6 +34,7 @@ FIRM_SCORECARD = "firm-scorecard"
 FIRM_PATENTS_GRID = "firm-patents-grid"
 FIRM_EVIDENCE_TABLE = "firm-evidence-table"
 FIRM_GROUP = "firm-group"
+FIRM_GRAPH = "firm-graph"
 
 # Shell: who is logged in
 NAV_USER = "nav-user"
@@ -41,6 +43,12 @@ NAV_USER = "nav-user"
 MAP_CHAIN = "map-chain"
 MAP_TILES = "map-tiles"
 MAP_FIRMS = "map-firms"
+
+
+def map_tile(english_name: str) -> str:
+    """The id of one province tile, e.g. "tile-guangdong" or "tile-inner-mongolia"."""
+    return "tile-" + english_name.lower().replace(" ", "-")
+
 
 # Review page
 REVIEW_QUEUE = "review-queue"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import logging
@@ -278,6 +277,26 @@ def test_risk_query_that_writes_is_refused_with_the_clause(graph_workspace, app_
     assert "refused: DETACH" in json.dumps(out["cypher-status"], ensure_ascii=False)
 
 
+def test_risk_queries_stop_at_the_row_cap_and_time_limit_of_the_settings_like_the_cli(graph_workspace):
+    from graph.config import Settings
+
+    client = create_app(graph_workspace.root, settings=Settings(row_cap=4, query_timeout_s=0.3)).server.test_client()
+    headers = callback_headers(login_client(client, "risk"))
+    response = client.post("/_dash-update-component", json=_run_query_body("chain_node_tree", {"chain_id": "ai"}),
+                           headers=headers)  # 9 nodes in the chain
+    out = response.get_json()["response"]
+    assert len(out["cypher-grid"]["rowData"]) == 4
+    assert "stopped at the row cap of 4" in json.dumps(out["cypher-status"], ensure_ascii=False)
+    body = _run_query_body("chain_overview", {"chain_id": "ai"})
+    body["state"][0]["value"] = "__custom__"
+    body["state"][1]["value"] = ("UNWIND range(1, 30000) AS a UNWIND range(1, 30000) AS b "
+                                 "WITH a, b WHERE (a * b) % 7 = 3 RETURN count(*)")
+    body["state"][2] = [{"id": {"type": ids.CYPHER_PARAM, "name": "json"}, "property": "value", "value": "{}"}]
+    body["state"][3] = [{"id": body["state"][2][0]["id"], "property": "id", "value": body["state"][2][0]["id"]}]
+    out = client.post("/_dash-update-component", json=body, headers=headers).get_json()["response"]
+    assert "time limit" in json.dumps(out["cypher-status"], ensure_ascii=False) and out["cypher-grid"]["rowData"] == []
+
+
 def test_analyst_cannot_record_review_decisions(ui_workspace, app_for):
     app, workspace = app_for(ui_workspace)
     client = app.server.test_client()
@@ -300,6 +319,20 @@ def test_admin_decision_goes_to_the_cli_decisions_file_with_the_reviewer(ui_work
     assert lines[1].endswith(",holding files for its chip subsidiary")
 
 
+def test_admin_chooses_another_firm_only_after_picking_one(ui_workspace, app_for):
+    app, workspace = app_for(ui_workspace)
+    client = app.server.test_client()
+    headers = callback_headers(login_client(client, "admin"))
+    body = _review_body(ids.REVIEW_CHOOSE)
+    out = client.post("/_dash-update-component", json=body, headers=headers).get_json()["response"]
+    assert "pick a firm first" in json.dumps(out, ensure_ascii=False) and not workspace.decisions_path.exists()
+    body["state"][1]["value"] = FIRMS[3][0]  # picked in the firm search
+    response = client.post("/_dash-update-component", json=body, headers=headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    lines = workspace.decisions_path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2 and lines[1].startswith(f"{HOLDING[0]},choose,{FIRMS[3][0]},admin,")
+
+
 def test_callbacks_without_the_session_token_or_from_another_site_are_refused(ui_workspace, app_for):
     app, workspace = app_for(ui_workspace)
     client = app.server.test_client()
@@ -313,18 +346,27 @@ def test_callbacks_without_the_session_token_or_from_another_site_are_refused(ui
     assert not workspace.decisions_path.exists()
 
 
-def test_only_roles_that_export_get_the_file(ui_workspace, app_for):
+def test_only_roles_that_export_get_the_file_and_it_is_streamed_from_its_own_route(ui_workspace, app_for):
     app, _ = app_for(ui_workspace)
     analyst, marketer = app.server.test_client(), app.server.test_client()
     assert analyst.post("/_dash-update-component", json=_export_body(ids.NODE_EXPORT_BUTTON),
                         headers=callback_headers(login_client(analyst, "analyst"))).status_code == 403
     response = marketer.post("/_dash-update-component", json=_export_body(ids.NODE_EXPORT_XLSX_BUTTON),
                              headers=callback_headers(login_client(marketer, "marketer")))
-    download = response.get_json()["response"]["node-export-download"]["data"]
-    assert download["filename"] == "targets_ai_up.chips.xlsx"
-    sheet = load_workbook(io.BytesIO(base64.b64decode(download["content"])), read_only=True).active
+    url = response.get_json()["response"]["node-export-download"]["data"]
+    assert url.startswith("/download/exports/targets_ai_up.chips.xlsx?")  # a link, not the file inside the JSON
+    download = marketer.get(url)
+    assert download.status_code == 200 and download.is_streamed
+    assert download.headers["Content-Disposition"] == "attachment; filename=targets_ai_up.chips.xlsx"
+    sheet = load_workbook(io.BytesIO(download.get_data()), read_only=True).active
     rows = list(sheet.iter_rows(values_only=True))
     assert len(rows) == 7 and FIRMS[0][1] in rows[1]
+    # the route checks the role itself, and serves only export files
+    assert analyst.get(url).status_code == 403
+    assert app.server.test_client().get(url).status_code == 302  # anonymous: to the login page
+    assert marketer.get("/download/exports/users.toml").status_code == 404
+    assert "password_hash" not in marketer.get("/download/exports/..%2Fusers.toml").get_data(as_text=True)
+    assert marketer.get("/download/exports/targets_ai_nowhere.csv").status_code == 404
 
 
 def test_page_layouts_refuse_roles_without_the_permission(ui_workspace):
@@ -345,6 +387,75 @@ def test_page_layouts_refuse_roles_without_the_permission(ui_workspace):
     node_page = lambda: node.layout(chain_id="ai", node_id="up.chips")  # noqa: E731
     assert ids.NODE_EXPORT_BUTTON not in text("analyst", node_page)
     assert ids.NODE_EXPORT_XLSX_BUTTON in text("marketer", node_page)
+
+
+PAGES = {"/": "browse", "/map": "browse", "/runs": "browse", "/node/ai/up.chips": "browse",
+         f"/firm/{FIRMS[0][0]}": "browse", "/cypher": "cypher", "/review": "review"}  # path → permission to use it
+
+
+def _page_body(path: str) -> dict:
+    """What dash-renderer posts when Dash Pages routes to `path`."""
+    return {"output": ".._pages_content.children..._pages_store.data..",
+            "outputs": [{"id": "_pages_content", "property": "children"}, {"id": "_pages_store", "property": "data"}],
+            "inputs": [{"id": "_pages_location", "property": "pathname", "value": path},
+                       {"id": "_pages_location", "property": "search", "value": ""}],
+            "state": [], "changedPropIds": ["_pages_location.pathname"]}  # fmt: skip
+
+
+def _grid_body() -> dict:
+    request = {"startRow": 0, "endRow": 100, "sortModel": [], "filterModel": {}}
+    state = [{"id": ids.NODE_KEY, "property": "data", "value": {"chain_id": "ai", "node_id": "up.chips"}}] + [
+        {"id": component, "property": "value", "value": None} for component in (
+            ids.NODE_FILTER_REGION, ids.NODE_FILTER_TIER, ids.NODE_FILTER_SIZE, ids.NODE_FILTER_SCORE,
+            ids.NODE_FILTER_CONFIDENCE, ids.NODE_FILTER_NAME)]  # fmt: skip
+    return _callback("..node-firms-grid.getRowsResponse...node-firms-count.children..",
+                     [{"id": ids.NODE_FIRMS_GRID, "property": "getRowsRequest", "value": request}], state)
+
+
+def _firm_search_body() -> dict:
+    return _callback(f"{ids.REVIEW_FIRM_SEARCH}.options",
+                     [{"id": ids.REVIEW_FIRM_SEARCH, "property": "search_value", "value": "深圳"}],
+                     [{"id": ids.REVIEW_FIRM_SEARCH, "property": "value", "value": None}])
+
+
+@pytest.mark.parametrize("role", auth.ROLES)
+def test_each_role_gets_exactly_its_pages_callbacks_and_exports(role, graph_workspace, app_for):
+    app, workspace = app_for(graph_workspace)
+    client = app.server.test_client()
+    headers = callback_headers(login_client(client, role))
+    permissions = auth.PERMISSIONS[role]
+    for path, permission in PAGES.items():
+        assert client.get(path).status_code == 200, path
+        response = client.post("/_dash-update-component", json=_page_body(path), headers=headers)
+        assert response.status_code == 200, (path, response.get_data(as_text=True)[:300])
+        page = json.dumps(response.get_json(), ensure_ascii=False)
+        assert ("Not allowed" in page) == (permission not in permissions), path
+        assert (ids.NODE_EXPORT_BUTTON in page) == (path.startswith("/node/") and "export" in permissions), path
+
+    callbacks = {
+        "browse": [_grid_body()],
+        "export": [_export_body(ids.NODE_EXPORT_BUTTON)],
+        "cypher": [_callback(PICK_OUTPUT, [{"id": ids.CYPHER_QUERY_PICKER, "property": "value",
+                                            "value": "node_firms_ranked"}]),
+                   _run_query_body("chain_node_tree", {"chain_id": "ai"})],
+        "review": [_firm_search_body(), _review_body(ids.REVIEW_ACCEPT)],
+    }  # fmt: skip
+    for permission, bodies in callbacks.items():
+        for body in bodies:
+            response = client.post("/_dash-update-component", json=body, headers=headers)
+            expected = 200 if permission in permissions else 403
+            assert response.status_code == expected, (body["output"], response.get_data(as_text=True)[:300])
+            if permission not in permissions:  # naming harmless outputs does not get the callback run either
+                disguised = {**body, "outputs": [{"id": "chain-header", "property": "children"}] * len(
+                    body["outputs"] if isinstance(body["outputs"], list) else [body["outputs"]])}
+                assert client.post("/_dash-update-component", json=disguised, headers=headers).status_code == 403
+    # only the roles allowed to were able to leave a decision or an export behind, or download one
+    assert workspace.decisions_path.exists() == ("review" in permissions)
+    export = workspace.exports_dir / "targets_ai_up.chips.csv"
+    assert export.exists() == ("export" in permissions)
+    export.parent.mkdir(exist_ok=True)
+    export.touch()
+    assert client.get(f"/download/exports/{export.name}").status_code == (200 if "export" in permissions else 403)
 
 
 def test_password_guessing_is_stopped_for_that_user_while_others_still_log_in(ui_workspace):

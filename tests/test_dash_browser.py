@@ -47,6 +47,17 @@ def _grid_cell(dash_duo, row: int, column: str) -> str:
     return dash_duo.find_element(f"#node-firms-grid .ag-row[row-index='{row}'] .ag-cell[col-id='{column}']").text
 
 
+def _click_cytoscape_node(dash_duo, graph: str, label: str) -> None:
+    """A real mouse click where cytoscape drew the node labelled `label` in the graph `graph`."""
+    x, y = dash_duo.driver.execute_script(
+        "const box = document.querySelector(arguments[0]);"
+        "const node = box._cyreg.cy.nodes().filter(n => n.data('label') === arguments[1])[0];"
+        "const p = node.renderedPosition(), r = box.getBoundingClientRect(); return [r.left + p.x, r.top + p.y];",
+        graph, label,
+    )
+    ActionChains(dash_duo.driver).move_to_location(int(x), int(y)).click().perform()
+
+
 def _wait_for_file(path: Path, timeout: float = 10) -> Path:
     deadline = time.monotonic() + timeout
     while not path.exists() and time.monotonic() < deadline:
@@ -75,12 +86,7 @@ def test_analyst_logs_in_and_goes_from_chain_to_node_to_firm_and_the_map(dash_du
     _screenshot(dash_duo, "chains")
 
     # Click the AI-chips node where cytoscape drew it
-    x, y = dash_duo.driver.execute_script(
-        "const box = document.querySelector('#chain-graph');"
-        "const p = box._cyreg.cy.getElementById('up.chips').renderedPosition();"
-        "const r = box.getBoundingClientRect(); return [r.left + p.x, r.top + p.y];"
-    )
-    ActionChains(dash_duo.driver).move_to_location(int(x), int(y)).click().perform()
+    _click_cytoscape_node(dash_duo, "#chain-graph", "AI芯片\nAI chips\n6 firms")
     dash_duo.wait_for_contains_text("#node-firms-count", "6 firms match", timeout=15)
     assert dash_duo.driver.current_url.endswith("/node/ai/up.chips")
     dash_duo.wait_for_contains_text("#node-firms-grid", LEADER_NAME, timeout=10)
@@ -110,6 +116,18 @@ def test_analyst_logs_in_and_goes_from_chain_to_node_to_firm_and_the_map(dash_du
     assert "AI芯片" in dash_duo.find_element("#firm-scorecard").text
     dash_duo.wait_for_contains_text("#firm-patents-grid", "CN114", timeout=10)
     _screenshot(dash_duo, "firm")
+
+    # Its neighbourhood graph: group, nodes and applicants around it; clicking a node opens that node
+    graph = dash_duo.wait_for_element("#firm-graph canvas", timeout=10)
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", graph)
+    labels = dash_duo.driver.execute_script(
+        "return document.querySelector('#firm-graph')._cyreg.cy.nodes().map(n => n.data('label'))")
+    assert "云芯控股集团有限公司" in labels and "人工智能 · 计算机视觉\n#3 C · 58.8" in labels and len(labels) == 9
+    time.sleep(0.5)
+    _screenshot(dash_duo, "firm-graph")
+    _click_cytoscape_node(dash_duo, "#firm-graph", "人工智能 · 计算机视觉\n#3 C · 58.8")
+    dash_duo.wait_for_contains_text("#node-firms-count", "5 firms match", timeout=15)
+    assert dash_duo.driver.current_url.endswith("/node/ai/mid.cv")
 
     # Map: click Guangdong, see its target firms; then the run ledger
     dash_duo.find_element("a.nav-link[href='/map']").click()

@@ -195,6 +195,54 @@ def test_deregistered_shell_profile_points_to_its_successor_and_shows_the_reject
     assert profile["patents"] == [] and profile["scores"] == []
 
 
+def _neighbours(graph: data.Neighbourhood, kind: str) -> dict[str, dict]:
+    """label → node element of one kind (firm, technode, applicant), without the firm in the middle."""
+    return {e["data"]["label"]: e for e in graph.elements
+            if "source" not in e["data"] and e["data"]["id"] != "firm" and e["classes"].split()[0] == kind}
+
+
+def test_firm_neighbourhood_joins_group_nodes_and_applicants_to_the_firm(ui_workspace):
+    graph = data.firm_neighbourhood(data.firm_profile(ui_workspace, CHIPS_LEADER[0]))
+    neighbours = _neighbours(graph, "firm")
+    ids_by_label = {label: e["data"]["id"] for label, e in neighbours.items()}
+    edges = {(e["data"]["source"], e["data"]["target"]): e for e in graph.elements if "source" in e["data"]}
+    # group: the holding is the parent (parent → firm), the deregistered shell a predecessor (shell → firm)
+    assert neighbours["云芯控股集团有限公司"]["data"]["href"] == data.firm_href("91440300MA5F000101")
+    assert edges[(ids_by_label["云芯控股集团有限公司"], "firm")]["data"]["label"] == "母公司 parent"
+    assert "deregistered" in neighbours[SHELL[1]]["classes"].split()
+    assert edges[(ids_by_label[SHELL[1]], "firm")]["data"]["label"] == "前身 predecessor"
+    # the three nodes it ranks in, named with their chain, rank, tier and score, each opening its node page
+    nodes = _neighbours(graph, "technode")
+    assert list(nodes) == ["人工智能 · AI芯片\n#1 A · 92.5", "人工智能 · 图形处理器\n#2 B · 70.0",
+                           "人工智能 · 计算机视觉\n#3 C · 58.8"]
+    assert nodes["人工智能 · AI芯片\n#1 A · 92.5"]["data"]["href"] == data.node_href("ai", "up.chips")
+    assert set(_neighbours(graph, "applicant")) == {CHIPS_LEADER[1], SHELL[1], "云芯控股集团有限公司"}
+    # applicants filed under it: its own name, its former name, and the holding (still under review: dashed)
+    applicant_edges = {e["data"]["label"]: e["classes"] for (source, _), e in edges.items()
+                       if source.startswith("applicant")}
+    assert applicant_edges == {"direct": "filed auto", "former name": "filed auto", "subsidiary": "filed review"}
+    assert (graph.neighbours_shown, graph.neighbours_total) == (8, 8)
+    # every edge joins drawn nodes, and no two nodes share a spot
+    drawn = {e["data"]["id"] for e in graph.elements if "source" not in e["data"]}
+    assert all({source, target} <= drawn for source, target in edges)
+    spots = [(e["position"]["x"], e["position"]["y"]) for e in graph.elements if "position" in e]
+    assert len(spots) == len(set(spots)) == len(drawn)
+
+
+def test_firm_neighbourhood_leaves_out_rejected_links_and_stops_at_the_cap(ui_workspace):
+    shell = data.firm_neighbourhood(data.firm_profile(ui_workspace, SHELL[0]))
+    assert list(_neighbours(shell, "firm")) == [CHIPS_LEADER[1]]  # its successor; the rejected applicant is left out
+    assert _neighbours(shell, "applicant") == {} and _neighbours(shell, "technode") == {}
+
+    profile = data.firm_profile(ui_workspace, CHIPS_LEADER[0])
+    profile["subsidiaries"] = [{"firm_id": f"SUB{i:03d}", "name": f"子公司{i}", "status": "operating",
+                                "href": data.firm_href(f"SUB{i:03d}")} for i in range(45)]  # fmt: skip
+    capped = data.firm_neighbourhood(profile, max_neighbours=40)
+    assert (capped.neighbours_shown, capped.neighbours_total) == (40, 53)
+    assert len(capped.elements) == 1 + 2 * 40  # the firm, and one node and one edge per neighbour
+    assert len(_neighbours(capped, "firm")) == 40 and _neighbours(capped, "technode") == {}  # group came first
+
+
 def test_unknown_firm_has_no_profile(ui_workspace):
     assert data.firm_profile(ui_workspace, "000000000000000000") is None
 
@@ -202,6 +250,12 @@ def test_unknown_firm_has_no_profile(ui_workspace):
 def test_evidence_that_is_not_json_is_shown_raw():
     assert data.evidence_items("name matched, city differs") == [("raw", "name matched, city differs")]
     assert data.evidence_items('{"scores": [0.9, 0.8], "ok": true}') == [("scores", "0.9, 0.8"), ("ok", "True")]
+
+
+def test_evidence_lists_of_candidates_read_one_per_row():
+    evidence = '{"candidates": [{"name": "深圳云芯", "score": 0.81234, "via": "key"}, {"name": "上海图芯", "score": 0.64}]}'
+    assert data.evidence_items(evidence) == [("candidates[1]", "name: 深圳云芯, score: 0.812, via: key"),
+                                             ("candidates[2]", "name: 上海图芯, score: 0.64")]
 
 
 def test_a_rewritten_table_is_picked_up_without_restarting(ui_workspace, tmp_path):

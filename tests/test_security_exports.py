@@ -3,7 +3,6 @@ formulas are exported as inert text in every text cell of the CSV and XLSX targe
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import shutil
@@ -93,6 +92,7 @@ def test_the_ui_download_is_neutralised_too(hostile, tmp_path):
             "state": [{"id": ids.NODE_KEY, "property": "data", "value": {"chain_id": "ai", "node_id": "up.chips"}}]}
     response = client.post("/_dash-update-component", json=body, headers=callback_headers(token))
     assert response.status_code == 200, response.get_data(as_text=True)
-    download = response.get_json()["response"]["node-export-download"]["data"]
-    rows, formulas = _xlsx_cells(base64.b64decode(download["content"]))
+    download = client.get(response.get_json()["response"]["node-export-download"]["data"])
+    assert download.status_code == 200
+    rows, formulas = _xlsx_cells(download.get_data())
     assert len(rows) > 1 and formulas == [] and _formula_cells(rows) == []

@@ -20,6 +20,7 @@ STYLESHEET = [
         "border-color": "#1e293b", "border-opacity": 0.25}},
     {"selector": "node.segment", "style": {
         "shape": "round-rectangle", "label": "data(label)", "text-valign": "top", "text-halign": "center",
+        "text-wrap": "wrap", "text-max-width": 420,  # narrower than a segment column: titles never collide
         "font-size": 12, "font-weight": "bold", "color": "#1e293b", "background-color": "#f8fafc",
         "background-opacity": 0.9, "border-width": 2, "padding": 18, "text-margin-y": -6}},
     {"selector": "node.upstream", "style": {"border-color": "#0891b2"}},

@@ -1,4 +1,5 @@
-"""One firm: registry card, where it ranks, the applicants resolved to it (with evidence), its patents."""
+"""One firm: registry card, where it ranks, the applicants resolved to it (with evidence), its group and
+neighbourhood graph, its patents."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from urllib.parse import unquote
 import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
-from dash import Dash, dcc, html
+import dash_cytoscape as cyto
+from dash import Dash, Input, Output, dcc, html
 
 from dash_app import data, ids
 from dash_app.components import (
@@ -46,6 +48,23 @@ DIMENSIONS = [
     ("dim_chain_position", "链位 Chain position"),
     ("dim_soundness", "稳健 Soundness"),
 ]
+GRAPH_STYLESHEET = [
+    {"selector": "node", "style": {
+        "label": "data(label)", "text-wrap": "wrap", "text-max-width": 160, "font-size": 12, "color": "#0f172a",
+        "text-valign": "bottom", "text-margin-y": 4, "width": 22, "height": 22, "background-color": "#60a5fa"}},
+    {"selector": "node.centre", "style": {
+        "width": 40, "height": 40, "background-color": "#1e3a8a", "font-size": 14, "font-weight": "bold"}},
+    {"selector": "node.deregistered, node.revoked", "style": {"background-color": "#dc2626"}},
+    {"selector": "node.technode", "style": {"shape": "diamond", "background-color": "#7c3aed"}},
+    {"selector": "node.applicant", "style": {"shape": "round-rectangle", "background-color": "#f59e0b",
+                                             "width": 18, "height": 14}},
+    {"selector": "edge", "style": {
+        "curve-style": "straight", "target-arrow-shape": "triangle", "width": 1.2, "arrow-scale": 0.8,
+        "line-color": "#94a3b8", "target-arrow-color": "#94a3b8", "label": "data(label)", "font-size": 10,
+        "color": "#475569", "text-background-color": "#ffffff", "text-background-opacity": 0.8}},
+    {"selector": "edge.group", "style": {"line-color": "#1e3a8a", "target-arrow-color": "#1e3a8a", "width": 1.8}},
+    {"selector": "edge.review", "style": {"line-style": "dashed"}},
+]  # fmt: skip
 PATENT_COLUMNS = [
     {"field": "publication_number", "headerName": "公开号 Publication", "width": 150, "pinned": "left"},
     {"field": "title", "headerName": "标题 Title", "flex": 3, "minWidth": 240, "tooltipField": "title"},
@@ -62,6 +81,13 @@ def register(app: Dash) -> None:
     dash.register_page(
         __name__, path_template="/firm/<firm_id>", name="企业 Firm", title="企业 Firm · patentgraph", layout=layout
     )
+
+    @app.callback(Output(ids.NAV_LOCATION, "href", allow_duplicate=True), Input(ids.FIRM_GRAPH, "tapNodeData"),
+                  prevent_initial_call=True)
+    def open_neighbour(node_data):
+        if not node_data or not node_data.get("href") or node_data.get("id") == "firm":
+            return dash.no_update
+        return node_data["href"]
 
 
 def layout(firm_id: str = "", **_query) -> html.Div:
@@ -102,6 +128,7 @@ def layout(firm_id: str = "", **_query) -> html.Div:
                 ],
                 className="g-3",
             ),  # fmt: skip
+            card("关系图 Neighbourhood", _neighbourhood(data.firm_neighbourhood(profile))),
             card(
                 f"专利 Patents ({profile['patent_total']:,}"
                 + (f", newest {len(profile['patents']):,} shown)" if profile["patent_total"] > len(profile["patents"])
@@ -116,6 +143,20 @@ def layout(firm_id: str = "", **_query) -> html.Div:
             ),  # fmt: skip
         ]
     )
+
+
+def _neighbourhood(graph: data.Neighbourhood) -> list:
+    note = "Group (navy links), nodes it ranks in (diamonds), applicants filed under it (dashed: under review). " \
+           "Click a firm or node to open it."
+    if graph.neighbours_shown < graph.neighbours_total:
+        note += f" Showing {graph.neighbours_shown} of {graph.neighbours_total} neighbours; the lists above are complete."
+    return [
+        html.Div(note, className="text-muted small mb-2"),
+        html.Div(cyto.Cytoscape(id=ids.FIRM_GRAPH, elements=graph.elements, stylesheet=GRAPH_STYLESHEET,
+                                layout={"name": "preset", "fit": True, "padding": 30},
+                                style={"width": "100%", "height": "440px"}, minZoom=0.2, maxZoom=2.5,
+                                autoungrabify=True, boxSelectionEnabled=False), className="graph-frame"),
+    ]  # fmt: skip
 
 
 def _crumbs(label: str) -> dbc.Breadcrumb:
@@ -140,23 +181,28 @@ def _scorecard(scores: list[dict]) -> list:
     return [
         html.Div([
             html.Div([
-                dcc.Link([html.Span(s["name_zh"] or s["node_id"], className="fw-semibold"), " ",
+                dcc.Link([html.Span(f"{s['chain_name_zh'] or s['chain_id']} › ", className="text-muted small"),
+                          html.Span(s["name_zh"] or s["node_id"], className="fw-semibold"), " ",
                           html.Span(s["name_en"] or "", className="text-muted small")], href=s["href"]),
                 html.Span([tier_badge(s["tier"]), html.Span(f" #{s['rank']} / {s['firms_in_node']}",
                                                              className="small text-muted")]),
             ], className="score-head"),
             html.Div([html.Div(className="score-fill", style={"width": f"{max(0.0, min(100.0, s['score'])):.0f}%"}),
                       html.Span(f"{s['score']:.1f}", className="score-value")], className="score-track"),
-            html.Div(f"{s['patents_in_node']} patents · {s['inventions_in_node']} inventions · match "
-                     f"{s['match_confidence']:.0%} — {s['explanation']}", className="score-why"),
-            _dimensions(s),
+            html.Div(f"{_count(s['patents_in_node'], 'patent')} · {_count(s['inventions_in_node'], 'invention')} · match "
+                     f"{s['match_confidence']:.0%}" + ("" if s.get("reasons") else f" — {s['explanation']}"),
+                     className="score-why"),  # the explanation is the reasons joined: shown once, as the list
+            _dimensions(s, reasons_open=index == 0),
         ], className="score-row")
-        for s in scores
+        for index, s in enumerate(scores)
     ]  # fmt: skip
 
 
-def _dimensions(score: dict) -> html.Div | None:
-    """The ranking's dimension scores (0–100) and reasons, when the ranking stage wrote them."""
+def _dimensions(score: dict, reasons_open: bool = True) -> html.Div | None:
+    """The ranking's dimension scores (0–100) and reasons, when the ranking stage wrote them.
+
+    The reasons fold away below the best node (`reasons_open`): a firm ranked in many nodes stays one screen of bars.
+    """
     dims = [(label, score.get(key)) for key, label in DIMENSIONS if score.get(key) is not None]
     reasons = [r for r in score.get("reasons") or [] if r]
     if not dims and not reasons:
@@ -168,9 +214,10 @@ def _dimensions(score: dict) -> html.Div | None:
                   html.Span(f"{value:.0f}", className="dim-value num")], className="dim-row")
         for label, value in dims
     ]  # fmt: skip
-    return html.Div([html.Div(bars, className="dims"),
-                     html.Ul([html.Li(r) for r in reasons], className="reasons small") if reasons else None],
-                    className="score-dims")
+    why = html.Details([html.Summary("推荐理由 Why", className="small text-muted"),
+                        html.Ul([html.Li(r) for r in reasons], className="reasons small")],
+                       open=reasons_open) if reasons else None
+    return html.Div([html.Div(bars, className="dims"), why], className="score-dims")
 
 
 def _evidence_table(evidence: list[dict]) -> dbc.Table | html.Div:
@@ -182,7 +229,7 @@ def _evidence_table(evidence: list[dict]) -> dbc.Table | html.Div:
         html.Tr([
             html.Td([html.Div(e["name"] or e["applicant_id"], className="fw-semibold"),
                      html.Div(f"{APPLICANT_TYPE_LABELS.get(e['applicant_type'], e['applicant_type'] or '?')}"
-                              f" · {e['patent_count'] or 0} patents", className="small text-muted")]),
+                              f" · {_count(e['patent_count'] or 0, 'patent')}", className="small text-muted")]),
             html.Td(LINK_LABELS.get(e["link_type"], e["link_type"])),
             html.Td(dbc.Badge(e["decision"], color=DECISION_COLOURS.get(e["decision"], "secondary"))),
             html.Td(f"{e['score']:.2f}", className="num"),
@@ -192,6 +239,10 @@ def _evidence_table(evidence: list[dict]) -> dbc.Table | html.Div:
         for e in evidence
     ])  # fmt: skip
     return dbc.Table([head, body], size="sm", hover=True, className="evidence-table")
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def _group(profile: dict) -> list:

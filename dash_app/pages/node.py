@@ -1,13 +1,20 @@
-"""One technology node: its patents and applicants, and the firms ranked in it (paged on the server)."""
+"""One technology node: its patents and applicants, and the firms ranked in it (paged on the server).
+
+Exports: the button's callback writes the file on the server (a POST, CSRF-checked, marketers and
+admins only), then the browser fetches it from `/download/exports/<file>`, streamed from disk by
+a route that checks the role again.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
 from urllib.parse import unquote
 
 import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
+import flask
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, ctx, dcc, html
 
@@ -21,7 +28,10 @@ from dash_app.components import (
     stat_tile,
 )
 
+log = logging.getLogger(__name__)
 PAGE_ROWS = 100
+DOWNLOAD_PREFIX = "/download/exports/"
+_EXPORT_NAME = re.compile(r"^targets_[\w.-]+\.(csv|xlsx)$")  # only what export_targets writes
 _PCT = {"function": "params.value == null ? '' : d3.format('.0%')(params.value)"}
 _ONE_DECIMAL = {"function": "params.value == null ? '' : d3.format('.1f')(params.value)"}
 COLUMNS = [
@@ -109,9 +119,31 @@ def register(app: Dash) -> None:
         fmt = "xlsx" if ctx.triggered_id == ids.NODE_EXPORT_XLSX_BUTTON else "csv"
         try:
             path, rows = export_targets(current_workspace(), key["chain_id"], key["node_id"], fmt)
-        except DATA_ERRORS as exc:
+        except (OSError, ValueError, *DATA_ERRORS) as exc:
             return dash.no_update, data_problem(exc)
-        return dcc.send_file(str(path)), f"Exported {rows:,} firms to {path.name}"
+        url = f"{DOWNLOAD_PREFIX}{path.name}?v={path.stat().st_mtime_ns}"  # a new URL per export: it downloads again
+        return url, html.Span([f"Exported {rows:,} firms to ", html.A(path.name, href=url, download=path.name)])
+
+    # The file is not carried in the callback's JSON: the browser fetches it, and the server streams it.
+    app.clientside_callback(
+        "function(url) { if (url) { window.location.assign(url); } return url || null; }",
+        Output(ids.NODE_EXPORT_STARTED, "data"),
+        Input(ids.NODE_EXPORT_DOWNLOAD, "data"),
+        prevent_initial_call=True,
+    )
+    app.server.add_url_rule(DOWNLOAD_PREFIX + "<name>", "download_export", download_export)
+
+
+def download_export(name: str) -> flask.Response:
+    """An export file the export callback wrote, sent in chunks from disk to roles that may export."""
+    if not auth.allowed("export"):
+        user = auth.current_user()
+        log.warning("refused download of %s: user %s lacks 'export'", name, user.name if user else "?")
+        return flask.Response(f"only {auth.PERMISSION_LABELS['export']} may download exports", status=403,
+                              mimetype="text/plain")
+    if not _EXPORT_NAME.match(name):
+        flask.abort(404)
+    return flask.send_from_directory(current_workspace().exports_dir, name, as_attachment=True, max_age=0)
 
 
 def export_targets(workspace, chain_id: str, node_id: str, fmt: str):
@@ -291,5 +323,6 @@ def _export_buttons() -> html.Div:
         dbc.Button("导出 Export CSV", id=ids.NODE_EXPORT_BUTTON, color="primary", outline=True, size="sm",
                    className="me-2"),
         dbc.Button("导出 Export XLSX", id=ids.NODE_EXPORT_XLSX_BUTTON, color="primary", outline=True, size="sm"),
-        dcc.Download(id=ids.NODE_EXPORT_DOWNLOAD),
+        dcc.Store(id=ids.NODE_EXPORT_DOWNLOAD),  # the written file's download URL
+        dcc.Store(id=ids.NODE_EXPORT_STARTED),
     ])  # fmt: skip

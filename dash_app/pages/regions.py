@@ -71,7 +71,7 @@ def _grid(tiles: list[dict], chain: str | None, selected: str | None) -> html.Di
         dcc.Link(
             [html.Span(t["province"], className="tile-name"), html.Span(f"{t['firms']:,}", className="tile-count")],
             href=map_href(chain, t["province"]),
-            id=f"tile-{t['english'].lower().replace(' ', '-')}",
+            id=ids.map_tile(t["english"]),
             title=f"{t['province']} {t['english']}: {t['firms']} target firms",
             className="map-tile" + (" selected" if t["province"] == selected else "") + (" empty" if not t["firms"] else ""),
             style={"gridRow": t["row"] + 1, "gridColumn": t["column"] + 1, "backgroundColor": t["colour"],
