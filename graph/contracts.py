@@ -44,6 +44,7 @@ class Contract:
     key: tuple[str, ...]
     enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
     description: str = ""
+    order: tuple[str, ...] = ()  # rows are stored sorted by these columns (readers may stream in this order)
 
     @property
     def required(self) -> list[str]:
@@ -221,6 +222,7 @@ FIRM_SCORES = Contract(
     key=("chain_id", "node_id", "firm_id"),
     enums={"tier": TIERS},
     description="Firm ranked in node: score, rank, the dimensions and features behind it and spoken reasons.",
+    order=("chain_id", "node_id", "rank"),  # node by node, best first: exports stream it
     schema=_schema(
         ("chain_id", _str, False),
         ("node_id", _str, False),

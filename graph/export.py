@@ -2,13 +2,15 @@
 
 A list covers a node, a chain, a region (province / city) or a branch territory (a YAML file
 mapping regions to branches, see docs/ranking.md). Rows are written as they are produced
-(csv writer / openpyxl write-only), so a large list is never held twice in memory. Every text
+(csv writer / openpyxl write-only) while `firm_scores` is streamed block by block, so a large list
+is never held in memory. Every text
 cell that a spreadsheet would read as a formula is neutralised with a leading apostrophe.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import re
 import uuid
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.compute as pc
 import yaml
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -24,7 +27,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from graph.workspace import Workspace
+from graph.workspace import Workspace, run_id_in
 
 COLUMNS = (
     ("chain_id", "Chain"),
@@ -98,6 +101,8 @@ def load_branches(path: Path) -> BranchMap:
         parsed = _BranchFile.model_validate(data)
     except FileNotFoundError:
         raise ValueError(f"{path}: branch file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML: {exc}") from None
     except ValidationError as exc:
@@ -116,7 +121,15 @@ def load_branches(path: Path) -> BranchMap:
     return BranchMap(by_city, by_province, tuple(parsed.branches))
 
 
-def target_rows(
+_SCORE_COLUMNS = ["chain_id", "node_id", "rank", "score", "tier", "firm_id", "dim_strength", "dim_quality",
+                  "dim_growth", "dim_chain_position", "dim_soundness", "patents_in_node", "top_patents",
+                  "match_confidence", "explanation"]
+_FIRM_COLUMNS = ["firm_id", "name", "province", "city", "address", "legal_representative", "established_date",
+                 "size_band", "employees", "registered_capital"]
+_BATCH_ROWS = 20_000
+
+
+def target_batches(
     workspace: Workspace,
     chain_id: str | None = None,
     node_id: str | None = None,
@@ -124,37 +137,47 @@ def target_rows(
     city: str | None = None,
     branches: BranchMap | None = None,
     branch: str | None = None,
-) -> pd.DataFrame:
-    """The target list as a frame, best first within each node, filtered as asked."""
+) -> Iterator[pd.DataFrame]:
+    """The target list block by block, best first within each node, filtered as asked.
+
+    `firm_scores` is stored node by node, best first (its contract's `order`, kept on every write), so
+    streaming it in stored order gives the list in order while holding one block of scores and the firm register's
+    contact columns, never the whole table.
+    """
     if branch and branches is None:
         raise ValueError("--branch needs a branch file (--branches FILE)")
     if branch and branch not in branches.names:
         raise ValueError(f"unknown branch {branch!r}; the branch file has: {', '.join(branches.names)}")
-    scores = workspace.read_df("firm_scores")
-    if chain_id:
-        scores = scores[scores["chain_id"] == chain_id]
-    if node_id:
-        scores = scores[scores["node_id"] == node_id]
-    firms = workspace.read_df("firms", [
-        "firm_id", "name", "province", "city", "address", "legal_representative", "established_date",
-        "size_band", "employees", "registered_capital",
-    ])
+    firms = workspace.read_df("firms", _FIRM_COLUMNS)
+    if province:
+        firms = firms[firms["province"].map(region_key) == region_key(province)]
+    if city:
+        firms = firms[firms["city"].map(region_key) == region_key(city)]
+    firms = firms.assign(branch=[branches.branch_of(p, c) for p, c in zip(firms["province"], firms["city"], strict=True)]
+                         if branches else None)
+    if branch:
+        firms = firms[firms["branch"] == branch]
+    region_filtered = bool(province or city or branch)
     nodes = workspace.read_df("tech_nodes", ["chain_id", "node_id", "name_zh", "name_en"])
     nodes["node_name"] = nodes["name_zh"] + " " + nodes["name_en"]
-    rows = scores.merge(firms, on="firm_id", how="left").merge(
-        nodes[["chain_id", "node_id", "node_name"]], on=["chain_id", "node_id"], how="left"
-    )
-    if province:
-        rows = rows[rows["province"].map(region_key) == region_key(province)]
-    if city:
-        rows = rows[rows["city"].map(region_key) == region_key(city)]
-    rows = rows.assign(branch=[branches.branch_of(p, c) for p, c in zip(rows["province"], rows["city"], strict=True)]
-                       if branches else None)
-    if branch:
-        rows = rows[rows["branch"] == branch]
-    rows["top_patents"] = rows["top_patents"].map(lambda pubs: ", ".join(pubs) if pubs is not None else None)
-    rows["run_id"] = workspace.run_id_of("firm_scores")
-    return rows.sort_values(["chain_id", "node_id", "rank"], kind="stable").reset_index(drop=True)
+    nodes = nodes[["chain_id", "node_id", "node_name"]]
+    for batch in workspace.iter_batches("firm_scores", _SCORE_COLUMNS, _BATCH_ROWS):
+        mask = None
+        if chain_id:
+            mask = pc.equal(batch["chain_id"], chain_id)
+        if node_id:
+            at_node = pc.equal(batch["node_id"], node_id)
+            mask = at_node if mask is None else pc.and_(mask, at_node)
+        scores = (batch.filter(mask) if mask is not None else batch).to_pandas()
+        if scores.empty:
+            continue
+        rows = scores.merge(firms, on="firm_id", how="inner" if region_filtered else "left")
+        if rows.empty:
+            continue
+        rows = rows.merge(nodes, on=["chain_id", "node_id"], how="left")
+        rows["top_patents"] = rows["top_patents"].map(lambda pubs: ", ".join(pubs) if pubs is not None else None)
+        rows["run_id"] = run_id_in(batch.schema)  # the same open file as the rows
+        yield rows
 
 
 def write_targets(
@@ -177,26 +200,50 @@ def write_targets(
     if sheet_per_node and fmt != "xlsx":
         raise ValueError(f"{out_path}: one sheet per node needs an .xlsx file")
     branches = load_branches(branches_file) if branches_file else None
-    rows = target_rows(workspace, chain_id, node_id, province, city, branches, branch)
+    blocks = target_batches(workspace, chain_id, node_id, province, city, branches, branch)
     columns = [(key, title) for key, title in COLUMNS if key != "branch" or branches]
     out_path.parent.mkdir(parents=True, exist_ok=True)
     # A name of its own per writer: two users exporting the same node at once must not share a file.
     tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    written = _Counter()
     try:
         if fmt == "csv":
-            _write_csv(tmp, columns, _records(rows, columns))
+            _write_csv(tmp, columns, written.count(_records(blocks, columns)))
         else:
-            _write_xlsx(tmp, columns, rows, sheet_per_node)
+            _write_xlsx(tmp, columns, written.count(_keyed_records(blocks, columns)), sheet_per_node)
         tmp.replace(out_path)
+    except OSError as exc:  # disk full, read-only folder: say which file, not just the errno
+        raise OSError(exc.errno, f"cannot write the export {out_path} ({exc.strerror or exc});"
+                                 " no file was written there") from None
     finally:
-        tmp.unlink(missing_ok=True)
-    return out_path, len(rows)
+        if tmp.exists():  # unlink() of a missing file still fails on a read-only file system
+            tmp.unlink()
+    return out_path, written.rows
 
 
-def _records(rows: pd.DataFrame, columns: list[tuple[str, str]]) -> Iterator[list]:
+class _Counter:
+    """Counts the records a writer takes from a stream."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def count(self, records: Iterator) -> Iterator:
+        for record in records:
+            self.rows += 1
+            yield record
+
+
+def _records(blocks: Iterator[pd.DataFrame], columns: list[tuple[str, str]]) -> Iterator[list]:
+    for _node, record in _keyed_records(blocks, columns):
+        yield record
+
+
+def _keyed_records(blocks: Iterator[pd.DataFrame], columns: list[tuple[str, str]]) -> Iterator[tuple[str, list]]:
+    """(node id, spreadsheet-safe cells) per row."""
     keys = [key for key, _ in columns]
-    for record in rows[keys].itertuples(index=False, name=None):
-        yield [None if _missing(value) else neutralise(_plain(value)) for value in record]
+    for rows in blocks:
+        for node, record in zip(rows["node_id"], rows[keys].itertuples(index=False, name=None), strict=True):
+            yield node, [None if _missing(value) else neutralise(_plain(value)) for value in record]
 
 
 def _missing(value: object) -> bool:
@@ -218,14 +265,17 @@ def _write_csv(path: Path, columns: list[tuple[str, str]], records: Iterator[lis
         writer.writerows(records)
 
 
-def _write_xlsx(path: Path, columns: list[tuple[str, str]], rows: pd.DataFrame, sheet_per_node: bool) -> None:
+def _write_xlsx(path: Path, columns: list[tuple[str, str]], records: Iterator[tuple[str, list]],
+                sheet_per_node: bool) -> None:
     book = Workbook(write_only=True)
-    if not sheet_per_node or rows.empty:
-        _sheet(book, "Targets", columns, _records(rows, columns))
+    if not sheet_per_node:
+        _sheet(book, "Targets", columns, (record for _, record in records))
     else:
         used: set[str] = set()
-        for (_, node_id), part in rows.groupby(["chain_id", "node_id"], sort=False):
-            _sheet(book, _sheet_title(node_id, used), columns, _records(part, columns))
+        for node_id, group in itertools.groupby(records, key=lambda keyed: keyed[0]):
+            _sheet(book, _sheet_title(node_id, used), columns, (record for _, record in group))
+        if not used:
+            _sheet(book, "Targets", columns, iter(()))
     book.save(path)
 
 

@@ -21,8 +21,10 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -160,21 +162,11 @@ class Workspace:
     def read(self, name: str, columns: list[str] | None = None) -> pa.Table:
         """Read table `name`, checking it was written under this schema version."""
         contract = _contract(name)
-        path = self.table_path(name)
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: table {name!r} is not in the workspace yet; run the stage that writes it")
+        path = self._existing(name)
         # One open file for the footer check and the data: a writer may rename a new table into
         # place in between, and pyarrow's path readers open the file more than once.
         with open(path, "rb") as handle:
-            parquet = pq.ParquetFile(handle)
-            meta = parquet.schema_arrow.metadata or {}
-            version = meta.get(_META_VERSION, b"?").decode()
-            if meta.get(_META_TABLE) != name.encode() or version != str(contract.version):
-                raise ContractError(
-                    f"{path}: written as {meta.get(_META_TABLE, b'?').decode()} v{version}, this version of"
-                    f" patentgraph reads {name} v{contract.version}; rebuild it with the stage that writes it"
-                )
-            table = parquet.read(columns=columns)
+            table = self._checked(name, handle).read(columns=columns)
         if columns is None:
             table = conform(contract, table)
         return table
@@ -182,9 +174,32 @@ class Workspace:
     def read_df(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
         return self.read(name, columns).to_pandas()
 
+    def iter_batches(self, name: str, columns: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """Table `name` block by block, in stored order (for readers that must not hold it whole)."""
+        with open(self._existing(name), "rb") as handle:
+            yield from self._checked(name, handle).iter_batches(batch_size=batch_rows, columns=columns)
+
+    def _existing(self, name: str) -> Path:
+        path = self.table_path(name)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: table {name!r} is not in the workspace yet; run the stage that writes it")
+        return path
+
+    def _checked(self, name: str, handle) -> pq.ParquetFile:
+        """The open table, after checking it was written as `name` under this schema version."""
+        contract = _contract(name)
+        parquet = pq.ParquetFile(handle)
+        meta = parquet.schema_arrow.metadata or {}
+        version = meta.get(_META_VERSION, b"?").decode()
+        if meta.get(_META_TABLE) != name.encode() or version != str(contract.version):
+            raise ContractError(
+                f"{self.table_path(name)}: written as {meta.get(_META_TABLE, b'?').decode()} v{version}, this version"
+                f" of patentgraph reads {name} v{contract.version}; rebuild it with the stage that writes it"
+            )
+        return parquet
+
     def run_id_of(self, name: str) -> str | None:
-        meta = pq.read_schema(self.table_path(name)).metadata or {}
-        return meta.get(_META_RUN, b"").decode() or None
+        return run_id_in(pq.read_schema(self.table_path(name)))
 
     def record_run(self, run_id: str, stage: str, counts: dict, seconds: float, **extra) -> None:
         """Append one line to the run ledger (the Runs page and `refresh` read it)."""
@@ -255,6 +270,18 @@ def _parquet_path(column: pa.Field) -> str:
     return f"{column.name}.list.element" if pa.types.is_list(column.type) else column.name
 
 
+def _sorted(table: pa.Table, columns: tuple[str, ...]) -> pa.Table:
+    order = pc.sort_indices(table, sort_keys=[(c, "ascending") for c in columns])
+    if np.array_equal(order.to_numpy(), np.arange(len(order))):
+        return table  # already in order (the usual case): no copy
+    return table.take(order)
+
+
+def run_id_in(schema: pa.Schema) -> str | None:
+    """The run that wrote a table, from its schema (a table's, or one of its batches')."""
+    return (schema.metadata or {}).get(_META_RUN, b"").decode() or None
+
+
 class TableWriter:
     """Writes one table in row groups; each block is conformed to the contract first.
 
@@ -287,6 +314,8 @@ class TableWriter:
         if isinstance(block, pa.RecordBatch):
             block = pa.Table.from_batches([block])
         table = conform(self.contract, block).replace_schema_metadata(self.schema.metadata)
+        if self.contract.order:  # one block per table for these: each block is the whole table
+            table = _sorted(table, self.contract.order)
         try:
             self._parquet.write_table(table)
         except OSError as exc:

@@ -127,3 +127,38 @@ def test_cli_exports_a_branch_sheet_per_node(workspace, tmp_path):
     result = CliRunner().invoke(app, ["--workspace", str(workspace.root), "export", "--out", str(out),
                                       "--branch", "深圳分行"])
     assert result.exit_code == 2 and "--branch needs a branch file" in result.output
+
+
+def test_a_list_streamed_in_small_blocks_is_the_same_list(workspace, tmp_path, monkeypatch):
+    """Exports read firm_scores block by block; a node split over blocks stays one sheet, in rank order."""
+    whole, _ = write_targets(workspace, tmp_path / "whole.xlsx", sheet_per_node=True)
+    whole_csv, rows = write_targets(workspace, tmp_path / "whole.csv")
+    monkeypatch.setattr("graph.export._BATCH_ROWS", 2)
+    small, _ = write_targets(workspace, tmp_path / "small.xlsx", sheet_per_node=True)
+    small_csv, small_rows = write_targets(workspace, tmp_path / "small.csv")
+    assert small_rows == rows == len(workspace.read_df("firm_scores")) > 2
+    assert _csv(small_csv) == _csv(whole_csv)
+    sheets = _sheets(small)
+    assert sheets == _sheets(whole) and len(sheets) > 1
+    for values in sheets.values():
+        ranks = [row[2] for row in values[1:]]
+        assert ranks == list(range(1, len(ranks) + 1))
+
+
+def _sheets(path):
+    book = load_workbook(path)
+    return {sheet.title: list(sheet.iter_rows(values_only=True)) for sheet in book.worksheets}
+
+
+def test_firm_scores_are_stored_node_by_node_best_first_whatever_order_they_are_written(tmp_path):
+    workspace = build_ranking_workspace(tmp_path / "ws")
+    rank_firms(workspace, RUN)
+    scores = workspace.read_df("firm_scores")
+    shuffled = scores.sample(frac=1, random_state=3)
+    assert list(shuffled.index) != list(scores.index)
+    workspace.write("firm_scores", shuffled, RUN)
+    stored = workspace.read_df("firm_scores")
+    assert stored[["chain_id", "node_id", "rank"]].values.tolist() == sorted(scores[["chain_id", "node_id",
+                                                                                    "rank"]].values.tolist())
+    path, _ = write_targets(workspace, tmp_path / "after.csv", chain_id="ai", node_id="ai.vision")
+    assert [r["Credit code 统一社会信用代码"] for r in _csv(path)] == [STRONG, MANUAL, WEAK]
