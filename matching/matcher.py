@@ -9,7 +9,6 @@ government bodies get one row with no firm and the reason.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import re
 import traceback
@@ -17,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import orjson
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
@@ -53,8 +53,11 @@ _RULES = {
 }
 _NO_DATES = np.array([], dtype="datetime64[D]")
 _EXCLUDED_SHOWN = 5  # excluded candidates listed in the evidence
-# one encoder for every evidence document (json.dumps with options builds a new one per call)
-_EVIDENCE_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False, default=str)
+
+
+def _evidence_json(evidence: dict) -> str:
+    """One evidence document as JSON text (orjson: a tenth of json's time, ~10 % of a whole matching run)."""
+    return orjson.dumps(evidence, default=str, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 _MIN_SHARD = 2_000  # firm-like applicants per worker below which a second process costs more than it saves
 
 
@@ -419,7 +422,7 @@ class Matcher:
         evidence = {"method": scoring.METHOD_VERSION, "decision_rule": _RULES[decision], **evidence}
         self.rows.append({"applicant_id": app.applicant_id, "firm_id": self.reg.firm_ids[firm],
                           "score": round(float(score), 6), "decision": decision, "link_type": link,
-                          "evidence": _EVIDENCE_JSON.encode(evidence),
+                          "evidence": _evidence_json(evidence),
                           "method_version": scoring.METHOD_VERSION})
 
     def _no_firm(self, app: Applicant, reason: str, top3: list[dict], excluded: list[dict] | None = None,
@@ -427,6 +430,6 @@ class Matcher:
         evidence = {"method": scoring.METHOD_VERSION, "reason": reason, "applicant": self._applicant_facts(app),
                     "candidates": top3, "excluded": (excluded or [])[:_EXCLUDED_SHOWN], **(extra or {})}
         self.rows.append({"applicant_id": app.applicant_id, "firm_id": None, "score": 0.0, "decision": "rejected",
-                          "link_type": "direct", "evidence": _EVIDENCE_JSON.encode(evidence),
+                          "link_type": "direct", "evidence": _evidence_json(evidence),
                           "method_version": scoring.METHOD_VERSION})
 
