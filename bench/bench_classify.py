@@ -3,6 +3,8 @@
     .venv/bin/python bench/bench_classify.py                 # 1,000,000 synthetic patents, 4 chains
     .venv/bin/python bench/bench_classify.py -n 100000       # smaller
     .venv/bin/python bench/bench_classify.py --samples-only  # coverage on ../shared/data only
+    .venv/bin/python bench/bench_classify.py --samples-only --spot-check 20 --seed 5
+        # and, per chain, node counts plus 20 random assignments (title, node, matched clause)
 
 Synthetic patents: 1–5 IPC codes (Zipf-weighted over ~12k codes: subgroups near the chains' codes
 plus codes from all sections), CPC lists on about half (US-style), Chinese or English titles and
@@ -12,6 +14,7 @@ plus codes from all sections), CPC lists on about half (US-style), Chinese or En
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 import time
@@ -138,38 +141,80 @@ def bench(n: int, abstract_chars: int) -> None:
         print(f"  {chain_id:4s} coverage {report.coverage(chain_id):6.1%}")
 
 
-def samples() -> None:
-    """Per-chain coverage on the real patent samples in ../shared/data."""
+def samples(spot_check: int = 0, seed: int = 5) -> None:
+    """Per-chain coverage on the real patent samples in ../shared/data; with `spot_check`, per chain
+    the node counts and that many random assignments (seeded) with the clause that put them there."""
     if not SHARED.exists():
         print(f"{SHARED} not present: skipping the real samples")
         return
+    chains = load_chains()
+    read = 0
+    assigned: list[pd.DataFrame] = []
+    for label, fill in _real_samples():
+        with tempfile.TemporaryDirectory() as tmp:
+            workspace = Workspace(tmp)
+            fill(workspace)
+            report = _print_coverage(label, workspace)
+            titles = workspace.read_df("patents", columns=["publication_number", "title"])
+            rows = workspace.read_df("node_patents").merge(titles, on="publication_number", how="left")
+        read += report.patents_read
+        assigned.append(rows.assign(sample=label.split(" ")[0]))
+    rows = pd.concat(assigned, ignore_index=True)
+    print(f"all samples: {read} patents; " + ", ".join(
+        f"{chain.id} {rows.loc[rows['chain_id'] == chain.id, 'publication_number'].nunique() / read:.1%}"
+        for chain in chains))
+    if spot_check:
+        _print_spot_checks(chains, rows, spot_check, seed)
+
+
+def _real_samples():
+    """(label, fill) for every patent sample in ../shared/data; `fill(workspace)` writes its `patents`."""
     from ingest import ingest_patents
 
-    for label, path in {
-        "cn_cnipa_style_sample (IPC + abstract)": SHARED / "cn_cnipa_style_sample" / "cnipa_style_patents.csv",
-        "cn_cnki_patents_sample (keywords only)": SHARED / "cn_cnki_patents_sample",
-    }.items():
-        with tempfile.TemporaryDirectory() as tmp:
-            workspace = Workspace(tmp)
-            ingest_patents(workspace, [path], "bench-ingest")
-            _print_coverage(label, workspace)
-    # the ingest stage does not read these two layouts, so a local loader builds their rows
-    for label, frame in {
-        "us_ai_pgpub_tsukoyami (title only)": _tsukoyami_sample(),
-        "pv_assignee_hand_disamb (CPC + title + abstract)": _patentsview_sample(),
-    }.items():
-        with tempfile.TemporaryDirectory() as tmp:
-            workspace = Workspace(tmp)
-            workspace.write("patents", frame, "bench-ingest")
-            _print_coverage(label, workspace)
+    def ingested(path: Path):
+        return lambda workspace: ingest_patents(workspace, [path], "bench-ingest")
+
+    def written(load):
+        return lambda workspace: workspace.write("patents", load(), "bench-ingest")
+
+    return [
+        ("cn_cnipa_style_sample (IPC + abstract)", ingested(SHARED / "cn_cnipa_style_sample" / "cnipa_style_patents.csv")),
+        ("cn_cnki_patents_sample (keywords only)", ingested(SHARED / "cn_cnki_patents_sample")),
+        ("uspto_grant_xml_pvdb (IPC + title + abstract; designs have no IPC)", ingested(SHARED / "uspto_grant_xml_pvdb")),
+        ("uspto_grant_biblio_alexandria3k (IPC + CPC + title)", ingested(SHARED / "uspto_grant_biblio_alexandria3k")),
+        ("uspto_samples_patentpublicdata (the XML formats ingest reads)", ingested(SHARED / "uspto_samples_patentpublicdata")),
+        # the ingest stage does not read these layouts, so local loaders build their rows
+        ("us_ai_pgpub_tsukoyami (title only)", written(_tsukoyami_sample)),
+        ("pv_assignee_hand_disamb (CPC + title + abstract)", written(_patentsview_sample)),
+        ("epo_ep_fulltext_xml (IPC + title + abstract)", written(_epo_sample)),
+    ]
 
 
-def _print_coverage(label: str, workspace: Workspace) -> None:
+def _print_coverage(label: str, workspace: Workspace):
     report = run_classify(workspace, "bench-classify")
     shares = ", ".join(f"{chain} {report.coverage(chain):.0%}" for chain in report.classified_by_chain)
     print(f"{label}: {report.patents_read} patents; {shares}")
     top = sorted((n for n in report.nodes if n.patent_count), key=lambda n: -n.patent_count)[:6]
     print("   top nodes: " + ", ".join(f"{n.node_id} {n.patent_count}" for n in top))
+    return report
+
+
+def _print_spot_checks(chains, rows: pd.DataFrame, size: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for chain in chains:
+        mine = rows[rows["chain_id"] == chain.id].reset_index(drop=True)
+        print(f"\n## {chain.id} ({chain.name_en}): {len(mine)} assignments of"
+              f" {mine['publication_number'].nunique()} patents")
+        counts = mine["node_id"].value_counts()
+        print("node counts: " + (", ".join(f"{node} {count}" for node, count in counts.items()) or "none"))
+        picked = mine.iloc[np.sort(rng.choice(len(mine), size=min(size, len(mine)), replace=False))]
+        print(f"\n{len(picked)} random assignments (seed {seed}):\n")
+        print("| # | sample | patent | title | node | matched clause |\n|---|---|---|---|---|---|")
+        for number, row in enumerate(picked.itertuples(), 1):
+            title = " ".join(str(row.title).split())
+            title = title if len(title) <= 90 else title[:89] + "…"
+            print(f"| {number} | {row.sample} | {row.publication_number} | {title.replace('|', '/')}"
+                  f" | {row.node_id} | `{row.matched_rule}` |")
 
 
 def _tsukoyami_sample() -> pd.DataFrame:
@@ -186,6 +231,38 @@ def _patentsview_sample() -> pd.DataFrame:
     frame["cpc"] = grouped["cpc_subgroup_id"].agg(lambda s: list(dict.fromkeys(s.dropna()))).values
     frame["publication_number"] = "US" + frame["patent_id"]
     return _with_empty_fields(frame, "samples_with_data.csv")
+
+
+def _epo_sample() -> pd.DataFrame:
+    """EP publications (DTD v1.0–v1.5.1): English title and abstract when given, IPC from ipcr or B511/B512."""
+    from lxml import etree
+
+    rows = []
+    for path in sorted((SHARED / "epo_ep_fulltext_xml").glob("*.xml")):
+        root = etree.parse(str(path), etree.XMLParser(load_dtd=False, no_network=True, recover=True)).getroot()
+        if root is None or root.tag != "ep-patent-document":
+            continue
+        titles = root.xpath("//B540/B542")
+        languages = [" ".join(node.itertext()).strip() for node in root.xpath("//B540/B541")]
+        title = next((" ".join(t.itertext()) for t, lang in zip(titles, languages, strict=False) if lang == "en"),
+                     " ".join(titles[0].itertext()) if titles else None)
+        abstracts = sorted(root.xpath("//abstract"), key=lambda node: node.get("lang") != "en")  # English first
+        abstract = " ".join(" ".join(abstracts[0].itertext()).split()) if abstracts else None
+        codes = root.xpath("//classification-ipcr/text/text()") + root.xpath("//B511/text() | //B512/text()")
+        ipc = list(dict.fromkeys(re.sub(r"\s", "", found) for text in codes for found in _EP_IPC.findall(text)))
+        rows.append({"publication_number": f"EP{root.get('doc-number')}{root.get('kind')}", "title": title,
+                     "abstract": abstract, "ipc": [_slash_group(code) for code in ipc]})
+    return _with_empty_fields(pd.DataFrame(rows).drop_duplicates("publication_number"), "epo_ep_fulltext_xml")
+
+
+_EP_IPC = re.compile(r"[A-HY]\s*\d\d\s*[A-Z]\s*\d{1,4}\s*/\s*\d{1,6}")  # "H01F  27/14 …", " 7C 07C  29/44   A"
+
+
+def _slash_group(code: str) -> str:
+    """'C07D271/113' with the group's leading zeros dropped (as ingest writes codes)."""
+    subclass, group = code[:4], code[4:]
+    number, subgroup = group.split("/")
+    return f"{subclass}{int(number)}/{subgroup}"
 
 
 def _with_empty_fields(frame: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -208,10 +285,13 @@ def main() -> None:
     parser.add_argument("-n", "--patents", type=int, default=1_000_000, help="synthetic patents (default 1,000,000)")
     parser.add_argument("--abstract-chars", type=int, default=300, help="approximate abstract length")
     parser.add_argument("--samples-only", action="store_true", help="only the real-sample coverage")
+    parser.add_argument("--spot-check", type=int, default=0, metavar="K",
+                        help="per chain on the real samples: node counts and K random assignments")
+    parser.add_argument("--seed", type=int, default=5, help="seed of the spot-check draw (default 5)")
     args = parser.parse_args()
     if not args.samples_only:
         bench(args.patents, args.abstract_chars)
-    samples()
+    samples(args.spot_check, args.seed)
 
 
 if __name__ == "__main__":

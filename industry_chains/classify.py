@@ -149,7 +149,8 @@ class PatentMatcher:
         return self._cache[key]
 
     def _rows_with(self, name: str, keyword: Keyword) -> np.ndarray:
-        if name not in self._text_source:
+        source = self._text_source.get(name)
+        if source is None or source.null_count == len(source):
             self.missing_fields.add(name)
             return np.empty(0, np.int64)
         if name not in self._found:
@@ -207,7 +208,7 @@ def _clause_key(clause: CodeClause | KeywordClause) -> tuple:
 def classify_table(
     patents: pa.Table, chains: list[Chain]
 ) -> tuple[pa.Table, dict[tuple[str, str], np.ndarray], PatentMatcher]:
-    """node_patents rows for `patents` (publication_number, title, abstract, ipc, cpc), plus node masks."""
+    """node_patents rows for `patents` (publication_number, title, abstract, claims if any, ipc, cpc), plus node masks."""
     matcher = PatentMatcher(patents, [n.expression for c in chains for n in c.nodes if n.expression])
     publication = patents.column("publication_number")
     pieces: list[pa.Table] = []
@@ -237,9 +238,7 @@ def run_classify(workspace: Workspace, run_id: str, chains_dir: Path | None = No
     """Read `patents`; write `tech_nodes`, `supply_links` and `node_patents`; return what was found."""
     started = time.perf_counter()
     chains = load_chains(chains_dir)
-    patents = workspace.read(
-        "patents", columns=["publication_number", "title", "abstract", "ipc", "cpc", "source_file", "source_position"]
-    )
+    patents = workspace.read("patents", columns=_patent_columns(chains))
     _require_unique(patents)
     workspace.write("tech_nodes", _tech_nodes(chains), run_id)
     workspace.write("supply_links", _supply_links(chains), run_id)
@@ -251,11 +250,14 @@ def run_classify(workspace: Workspace, run_id: str, chains_dir: Path | None = No
     quarantine.save(workspace, run_id)
 
     warnings = []
-    if matcher.missing_fields:
-        users = sorted(f"{chain.id}:{node.id}" for chain in chains for node in chain.nodes if node.expression
-                       and any(set(getattr(c, "fields", ())) & matcher.missing_fields for c in node.expression.clauses()))
-        warnings.append(f"the patents table has no {', '.join(sorted(matcher.missing_fields))} text, so those"
-                        f" keyword clauses matched nothing (in {', '.join(users)})")
+    # a keyword clause can match nothing when none of its fields has text (tiab: still has titles without abstracts)
+    dead = [(f"{chain.id}:{node.id}", fields) for chain in chains for node in chain.nodes if node.expression
+            for clause in node.expression.clauses()
+            if (fields := set(getattr(clause, "fields", ()))) and fields <= matcher.missing_fields]
+    if dead:
+        empty = sorted(set().union(*(fields for _, fields in dead)))
+        warnings.append(f"the patents table has no {', '.join(empty)} text, so those keyword clauses matched nothing"
+                        f" (in {', '.join(sorted({node for node, _ in dead}))})")
     nodes = _node_counts(workspace, chains, masks, patents, written)
     classified = {}
     for chain in chains:
@@ -272,6 +274,14 @@ def run_classify(workspace: Workspace, run_id: str, chains_dir: Path | None = No
         warnings=warnings,
     )
     return report
+
+
+def _patent_columns(chains: list[Chain]) -> list[str]:
+    """The `patents` columns classification reads; the long claims text only when a `cl:` clause needs it."""
+    columns = ["publication_number", "title", "abstract", "ipc", "cpc", "source_file", "source_position"]
+    uses_claims = any("claims" in getattr(clause, "fields", ()) for chain in chains for node in chain.nodes
+                      if node.expression for clause in node.expression.clauses())
+    return [*columns, "claims"] if uses_claims else columns
 
 
 def _unreadable_codes(matcher: PatentMatcher, patents: pa.Table) -> Quarantine:
@@ -388,9 +398,7 @@ def classify_changed(workspace: Workspace, run_id: str, changed: set[str], chain
     chains = load_chains(chains_dir)
     numbers = workspace.read("patents", columns=["publication_number"]).column("publication_number").combine_chunks()
     wanted = pa.array(sorted(changed), type=pa.string())
-    patents = workspace.read(
-        "patents", columns=["publication_number", "title", "abstract", "ipc", "cpc", "source_file", "source_position"]
-    ).filter(pc.is_in(numbers, value_set=wanted))
+    patents = workspace.read("patents", columns=_patent_columns(chains)).filter(pc.is_in(numbers, value_set=wanted))
     _require_unique(patents)
     fresh, _, matcher = classify_table(patents, chains)
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from industry_chains import ChainError, ExpressionError, load_chains
+from graph.workspace import Workspace
+from industry_chains import ChainError, ExpressionError, load_chains, run_classify
 from industry_chains.chains import SHIPPED_CHAINS
 
 VALID = """\
@@ -94,6 +97,26 @@ def test_a_fifth_chain_file_in_a_directory_is_picked_up(tmp_path):
         write_chain(tmp_path, path.read_text(encoding="utf-8"), path.name)
     write_chain(tmp_path, VALID, "demo.yaml")
     assert sorted(chain.id for chain in load_chains(tmp_path)) == ["5g", "ai", "bio", "demo", "sm"]
+
+
+def test_the_fifth_chain_example_in_the_docs_loads_and_classifies(tmp_path):
+    from test_classify import patent  # here, not at the top: test_classify imports this module
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "chains.md").read_text(encoding="utf-8")
+    (example,) = [block for block in re.findall(r"```yaml\n(.*?)```", docs, re.S) if "\nid: nev\n" in block]
+    chains_dir = tmp_path / "chains"
+    for path in SHIPPED_CHAINS.glob("*.yaml"):
+        write_chain(chains_dir, path.read_text(encoding="utf-8"), path.name)
+    write_chain(chains_dir, example, "new_energy_vehicles.yaml")
+    assert sorted(chain.id for chain in load_chains(chains_dir)) == ["5g", "ai", "bio", "nev", "sm"]
+
+    workspace = Workspace(tmp_path / "ws")
+    workspace.write("patents", pd.DataFrame([patent("CN1A", 1, "一种锂离子电池", None, ipc=["H01M10/0525"])]), "i-1")
+    report = run_classify(workspace, "c-1", chains_dir)
+    rows = workspace.read_df("node_patents")
+    assert rows.loc[rows["chain_id"] == "nev", ["node_id", "matched_rule"]].values.tolist() == [
+        ["nev.up.battery.cells", 'cls:H01M10/052; tiab:"锂离子电池"']]
+    assert report.classified_by_chain["nev"] == 1
 
 
 def test_unknown_field_names_file_line_node_and_field(tmp_path):

@@ -201,6 +201,45 @@ def test_shipped_chains_classify_chinese_and_english_patents(tmp_path):
     assert set(report.classified_by_chain) == {chain.id for chain in load_chains()}
 
 
+def test_claims_text_is_searched_by_cl_clauses(tmp_path):
+    workspace = Workspace(tmp_path / "ws")
+    claimed = {**patent("CN10A", 1, "一种蛋白制剂", "本发明涉及一种蛋白"), "claims": "1. An isolated Antibody that binds PD-1."}
+    workspace.write("patents", pd.DataFrame([claimed, patent("US6B", 2, "Veterinary antibody", None)]), "ingest-1")
+    write_chain(tmp_path / "chains", CHAIN)
+    report = run_classify(workspace, "classify-1", tmp_path / "chains")
+    rows = workspace.read_df("node_patents")
+    assert rows[["node_id", "publication_number", "matched_rule"]].values.tolist() == [
+        ["demo.mid.bio.antibodies", "CN10A", 'cl:"antibody"']]
+    assert report.warnings == []
+
+
+def test_shipped_chains_keep_generator_location_medical_network_and_management_codes_out(tmp_path):
+    workspace = Workspace(tmp_path / "ws")
+    workspace.write("patents", pd.DataFrame([
+        patent("US1B", 1, "Overload control of an electric power generation system", ipc=["H02P9/00", "H02P11/00"]),
+        patent("US2B", 2, "Brushless motor controller", ipc=["H02P6/08"]),
+        patent("US3B", 3, "Location-based services", ipc=["H04W4/02"]),
+        patent("US4B", 4, "Triggering of devices", ipc=["H04W4/70"]),
+        patent("US5B", 5, "Message relay between vehicles", ipc=["H04W4/46"]),
+        patent("US6B", 6, "Wireless physiological sensor patches", ipc=["A61B5/00", "H04L67/12"]),
+        patent("US7B", 7, "Remote monitoring of equipment", ipc=["H04L67/12", "G05B23/02"]),
+        patent("US8B", 8, "Backhaul management system", ipc=["H04L41/0816", "H04W24/02"]),
+        patent("US9B", 9, "Orchestration of network entities", ipc=["H04L41/40"]),
+    ]), "ingest-1")
+    run_classify(workspace, "classify-1")
+    rows = workspace.read_df("node_patents")
+    wanted = {"sm.up.drives.servo", "5g.down.apps.iot", "sm.down.integration.iiot", "5g.mid.core.slicing"}
+    members = {(row.node_id, row.publication_number): row.matched_rule
+               for row in rows.itertuples() if row.node_id in wanted}
+    assert members == {
+        ("sm.up.drives.servo", "US2B"): "cls:H02P1..8",
+        ("5g.down.apps.iot", "US4B"): "cls:H04W4/70",
+        ("5g.down.apps.iot", "US5B"): "cls:H04W4/40..4/48",
+        ("sm.down.integration.iiot", "US7B"): "cls:H04L67/12; cls:G05B",
+        ("5g.mid.core.slicing", "US9B"): "cls:H04L41/40",
+    }
+
+
 PIECES = ["ai", "芯片", "组", "robot", "s", " ", "-", "5g", "nr", "神经", "网络", "learn", "ing", "x"]
 KEYWORDS = [
     Keyword("ai芯片", False, "ai芯片"), Keyword("芯片组", False, "芯片组"), Keyword(r"\brobot\b", True, "robot"),
