@@ -173,8 +173,40 @@ def review(
 
 @app.command()
 def classify(chains: Annotated[Path | None, typer.Option(help="Folder of chain YAML files")] = None) -> None:
-    """Assign patents to chain nodes by each node's search expression."""
-    _show(_guard(lambda: pipeline.classify(state.workspace, chains)))
+    """Assign patents to chain nodes by each node's search expression; print and save the per-node report."""
+    result = _guard(lambda: pipeline.classify(state.workspace, chains))
+    _show(result)
+    nodes = result.report.node_table()
+    path = state.workspace.reports_dir / f"{result.run_id}-nodes.csv"
+    _guard(lambda: _write_report_csv(nodes, path))
+    console.print(_node_report(nodes))
+    console.print(f"  per-node report: {path}")
+
+
+_SHARE_TITLES = {"company": "co.", "university": "univ.", "research_institute": "inst.", "hospital": "hosp.",
+                 "individual": "person", "government": "gov.", "unknown": "unkn.", "operating_firm": "operating"}
+
+
+def _node_report(nodes) -> Table:
+    """Counts and shares per node, indented by level; shares as percentages (blank: no matching ran yet)."""
+    import pandas as pd
+
+    shares = [c for c in nodes.columns if c.startswith("share_")]
+    titles = [_SHARE_TITLES.get(c.removeprefix("share_"), c.removeprefix("share_")) + " %" for c in shares]
+    table = Table("node", "patents", "+ sub-nodes", *titles, box=None, pad_edge=False,
+                  title="patents per node; % of the node's own patents by first applicant, and held by an operating firm")
+    table.columns[0].no_wrap = True
+    for row in nodes.to_dict("records"):
+        table.add_row(f"{'  ' * (row['level'] - 1)}{row['node_id']}",
+                      "-" if pd.isna(row["patents"]) else f"{int(row['patents']):,}",
+                      f"{row['patents_with_sub_nodes']:,}",
+                      *("" if pd.isna(row[c]) else f"{100 * row[c]:.0f}" for c in shares))
+    return table
+
+
+def _write_report_csv(frame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False, encoding="utf-8-sig")  # the BOM: Excel then reads the node names right
 
 
 @app.command()

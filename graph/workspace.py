@@ -140,6 +140,7 @@ class Workspace:
     quarantine_dir = property(lambda self: self.root / "quarantine")
     graph_dir = property(lambda self: self.root / "graph")
     exports_dir = property(lambda self: self.root / "exports")
+    reports_dir = property(lambda self: self.root / "reports")  # per-run reports for people (CSV)
     decisions_path = property(lambda self: self.root / "review" / "decisions.csv")
     ledger_path = property(lambda self: self.root / "runs.jsonl")
 

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph.contracts import NODE_PATENTS
+from graph.contracts import APPLICANT_TYPES, NODE_PATENTS
 from graph.progress import track
 from graph.workspace import Quarantine, Workspace
 from industry_chains.chains import SHIPPED_CHAINS, Chain, ChainNode, load_chains
@@ -60,6 +60,21 @@ class ClassifyReport:
 
     def coverage(self, chain_id: str) -> float:
         return self.classified_by_chain[chain_id] / self.patents_read if self.patents_read else 0.0
+
+    def node_table(self) -> pd.DataFrame:
+        """The per-node report as a table: counts, first-applicant type shares, operating-firm share."""
+        types = [t for t in APPLICANT_TYPES if any((n.applicant_type_share or {}).get(t) for n in self.nodes)]
+
+        def shares(n: NodeCount) -> dict:  # over the node's own patents: none when it has none
+            known = bool(n.patent_count) and n.applicant_type_share is not None
+            return {**{f"share_{t}": n.applicant_type_share.get(t, 0.0) if known else None for t in types},
+                    "share_operating_firm": n.operating_firm_share if known else None}
+
+        return pd.DataFrame([
+            {"chain_id": n.chain_id, "node_id": n.node_id, "name_en": n.name_en, "level": n.level,
+             "patents": n.patent_count, "patents_with_sub_nodes": n.subtree_count, **shares(n)}
+            for n in self.nodes
+        ])
 
 
 class _CodeIndex:

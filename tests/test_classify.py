@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_chains import write_chain
+from typer.testing import CliRunner
 
+from graph.cli import app
 from graph.workspace import Workspace
 from industry_chains import load_chains, run_classify
 from industry_chains.keywords import Keyword, find_keywords
@@ -181,6 +183,20 @@ def test_applicant_type_and_operating_firm_shares(tmp_path):
     vision = next(n for n in report.nodes if n.node_id == "demo.up.ai.vision")  # CN1A (a1), CN7U (no filing)
     assert vision.applicant_type_share == {"company": 0.5, "unknown": 0.5}
     assert vision.operating_firm_share == 0.5
+
+    # `patentgraph classify` prints the same per-node report and saves it as CSV for the analyst
+    result = CliRunner().invoke(app, ["--workspace", str(workspace.root), "classify", "--chains", str(chains_dir)],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "demo.up.ai.neural" in result.output
+    (saved,) = (workspace.root / "reports").glob("*-nodes.csv")
+    assert str(saved) in result.output.replace("\n", "")
+    table = pd.read_csv(saved, encoding="utf-8-sig").set_index("node_id")
+    assert table.loc["demo.up.ai.neural", ["patents", "share_company", "share_university", "share_operating_firm"]
+                     ].tolist() == [2, 0.5, 0.5, 1.0]
+    assert table.loc["demo.up.ai.vision", ["share_unknown", "share_operating_firm"]].tolist() == [0.5, 0.5]
+    assert pd.isna(table.loc["demo.up.ai", "patents"]) and table.loc["demo.up.ai", "patents_with_sub_nodes"] == 3
+    assert pd.isna(table.loc["demo.up.ai", "share_company"])  # no expression of its own: no shares
 
 
 def test_shipped_chains_classify_chinese_and_english_patents(tmp_path):
