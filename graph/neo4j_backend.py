@@ -111,9 +111,9 @@ class Neo4jGraph:
         self.batch_size = batch_size
 
     def ensure_constraints(self) -> None:
-        with self.driver.session(database=self.database) as session:
-            for statement in constraint_statements():
-                session.run(statement).consume()
+        # execute_query runs each in a managed transaction, retried on transient errors like the batches
+        for statement in constraint_statements():
+            self.driver.execute_query(statement, database_=self.database)
 
     def write(self, query: str, rows: Iterator[list[dict[str, Any]]]) -> int:
         written = 0
