@@ -393,6 +393,17 @@ def _node_summary(workspace: Workspace, chain_id: str, node_id: str) -> dict:
             for n in sorted(set(ids)) if n in by_id
         ]
 
+    def nearest(side: str, other: str) -> tuple[list[dict], str | None]:
+        """Supply links of the node, else of its nearest ancestor that has some (links are often drawn between
+        fields, not leaves), with that ancestor's name."""
+        for owner in [node_id, *(a["node_id"] for a in reversed(ancestors))]:
+            found = links.loc[links[side] == owner, other]
+            if len(found):
+                return named(found), None if owner == node_id else by_id[owner]["name_zh"]
+        return [], None
+
+    suppliers, suppliers_via = nearest("to_node", "from_node")
+    customers, customers_via = nearest("from_node", "to_node")
     node_patents = _table(workspace, "node_patents", ("chain_id", "node_id", "publication_number"))
     numbers = node_patents.loc[
         (node_patents["chain_id"] == chain_id) & (node_patents["node_id"] == node_id), "publication_number"
@@ -405,8 +416,8 @@ def _node_summary(workspace: Workspace, chain_id: str, node_id: str) -> dict:
         **node,
         "ancestors": ancestors,
         "children": named(row["node_id"] for row in by_id.values() if row["parent_id"] == node_id),
-        "suppliers": named(links.loc[links["to_node"] == node_id, "from_node"]),
-        "customers": named(links.loc[links["from_node"] == node_id, "to_node"]),
+        "suppliers": suppliers, "suppliers_via": suppliers_via,
+        "customers": customers, "customers_via": customers_via,
         "patent_count": int(len(numbers)),
         "patents_by_year": _patents_by_year(workspace, numbers),
         "applicant_types": _applicant_mix(workspace, numbers),

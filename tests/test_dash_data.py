@@ -119,6 +119,19 @@ def test_node_summary_counts_patents_years_applicant_types_and_firms(ui_workspac
     assert "广东" in summary["regions"] and "small" in summary["size_bands"]
 
 
+def test_a_node_without_supply_links_shows_its_nearest_ancestors(ui_workspace, tmp_path):
+    copy = Workspace(tmp_path / "ws")
+    shutil.copytree(ui_workspace.root, copy.root)
+    direct = data.node_summary(copy, "ai", "up.chips.gpu")
+    assert [c["node_id"] for c in direct["customers"]] == ["mid.cv"] and direct["customers_via"] is None
+    links = copy.read_df("supply_links")
+    copy.write("supply_links", links[links["from_node"] != "up.chips.gpu"], RUN_ID)
+    inherited = data.node_summary(copy, "ai", "up.chips.gpu")
+    assert [c["node_id"] for c in inherited["customers"]] == ["mid.cv", "mid.nlp"]  # those of AI芯片, its parent
+    assert inherited["customers_via"] == "AI芯片"
+    assert inherited["suppliers"] == [] and inherited["suppliers_via"] is None  # no ancestor has suppliers
+
+
 def test_node_summary_of_an_unknown_node_names_it(ui_workspace):
     with pytest.raises(KeyError, match="no node 'nope' in chain 'ai'"):
         data.node_summary(ui_workspace, "ai", "nope")

@@ -276,14 +276,15 @@ def _applicant_mix(mix: list[dict]) -> html.Div:
 
 
 def _context(summary: dict) -> html.Div:
-    def links(title: str, nodes: list[dict]) -> html.Div:
+    def links(title: str, nodes: list[dict], via: str | None = None) -> html.Div:
         body = [dcc.Link(n["name_zh"], href=n["href"], className="chip") for n in nodes] or [
             html.Span("—", className="text-muted")]
-        return html.Div([html.Div(title, className="context-title"), html.Div(body)], className="mb-2")
+        heading = [title, html.Span(f" · 经上级 via {via}", className="text-muted")] if via else title
+        return html.Div([html.Div(heading, className="context-title"), html.Div(body)], className="mb-2")
 
     return html.Div([
-        links("上游供给 Fed by", summary["suppliers"]),
-        links("下游应用 Feeds", summary["customers"]),
+        links("上游供给 Fed by", summary["suppliers"], summary["suppliers_via"]),
+        links("下游应用 Feeds", summary["customers"], summary["customers_via"]),
         links("子节点 Sub-nodes", summary["children"]),
     ])  # fmt: skip
 
