@@ -103,9 +103,10 @@ def layout(chain: str | None = None, **_query) -> html.Div:
 
 
 def _graph_style(graph: data.ChainGraph) -> dict:
-    """Tall enough for the longest segment column at full size, within what fits on a screen."""
+    """Tall enough for the longest segment column at about full size: a long chain (bio: 37 nodes) scrolls
+    rather than shrinking its labels below reading size; beyond 1,600 px it is fitted."""
     deepest_row = max((e["position"]["y"] for e in graph.elements if "position" in e), default=0)
-    return {"width": "100%", "height": f"{min(720, max(300, deepest_row + 200))}px"}
+    return {"width": "100%", "height": f"{min(1600, max(300, deepest_row + 200))}px"}
 
 
 def _header(graph: data.ChainGraph) -> html.Div:
