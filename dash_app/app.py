@@ -8,10 +8,11 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Dash, dcc, html
 
-from dash_app import auth, ids
+from dash_app import auth, data, ids
 from dash_app.components import SETTINGS_KEY, WORKSPACE_KEY
 from dash_app.pages import chains, cypher, firm, node, regions, review, runs
 from graph.config import Settings, load_settings
+from graph.workspace import Workspace
 
 ASSETS = Path(__file__).parent / "assets"
 # (label, path, permission needed to see the link)
@@ -96,6 +97,7 @@ def serve(workspace: Path, host: str = "127.0.0.1", port: int = 8050, users_file
         for name, password in passwords.items():
             print(f"  {name:<9} {password}")
     app = create_app(workspace, users_file, settings)
+    data.keep_warm(Workspace(Path(workspace).resolve()))  # tables read before, not during, the first visit
     try:
         from waitress import serve as waitress_serve
     except ImportError:

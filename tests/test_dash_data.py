@@ -294,3 +294,22 @@ def test_records_are_json_safe(ui_workspace):
     profile = data.firm_profile(ui_workspace, CHIPS_LEADER[0])
     pd.io.json.ujson_dumps(profile)  # no numpy scalars, NaN or Timestamps left for Dash to choke on
     assert profile["firm"]["deregistered_date"] is None and profile["firm"]["established_date"] == "2012-01-15"
+
+
+def test_warm_reads_the_first_visit_tables_ahead_so_the_first_visit_reads_none(ui_workspace, tmp_path, monkeypatch):
+    copy = Workspace(tmp_path / "ws")
+    shutil.copytree(ui_workspace.root, copy.root)
+    assert data.warm(copy) > 0
+    assert data.warm(copy) == 0  # nothing changed: a stat per table
+    reads = []
+    original = Workspace.read_df
+    monkeypatch.setattr(Workspace, "read_df", lambda self, name, columns=None: reads.append(name) or original(
+        self, name, columns))
+    copy.write("firm_scores", copy.read_df("firm_scores"), RUN_ID)  # a refresh rewrote one table
+    reads.clear()
+    assert data.warm(copy) == 2 and reads == ["firm_scores", "firm_scores"]  # whole, and the (chain, node, firm) slice
+    reads.clear()
+    data.node_summary(copy, "ai", "up.chips")
+    data.ranked_firms(copy, "ai", "up.chips")
+    assert data.chain_elements(copy, "ai").elements
+    assert reads == []  # the visitor's page read nothing from Parquet
