@@ -248,8 +248,9 @@ def _without_exact_candidate(matches: pd.DataFrame, applicant_ids: pd.Series) ->
     exact candidate (key, core or branch) in a compatible region, which the matcher does not search
     further (matching/matcher.py, `_match_firm_names`)."""
     evidence = pa.array(matches["evidence"].fillna(""), pa.string())
-    exact = pc.match_substring_regex(evidence, '"matched_variant": {[^}]*"via": "(key|core|branch_parent)"')
-    conflict = pc.match_substring_regex(evidence, '"region": "(conflict|name_conflict)"')
+    # stored evidence is JSON written with or without a space after each colon (json / orjson)
+    exact = pc.match_substring_regex(evidence, '"matched_variant": ?{[^}]*"via": ?"(key|core|branch_parent)"')
+    conflict = pc.match_substring_regex(evidence, '"region": ?"(conflict|name_conflict)"')
     linked = matches["firm_id"].notna().to_numpy() & matches["link_type"].isin(("direct", "former_name")).to_numpy()
     settled = linked & exact.to_numpy(zero_copy_only=False) & ~conflict.to_numpy(zero_copy_only=False)
     return set(applicant_ids) - set(matches.loc[settled, "applicant_id"])

@@ -9,6 +9,7 @@ A second scenario edits a chain YAML file, which must reclassify every patent.
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from pathlib import Path
 
@@ -145,6 +146,21 @@ def test_refresh_rematches_and_classifies_only_what_changed(scenario):
     match = summary.steps["match"]
     assert match["changed_patents"] == 10 and match["changed_firms"] == 3
     assert 0 < match["applicants_rematched"] < match["applicants"] / 2
+
+
+def test_applicants_settled_by_an_exact_candidate_are_not_searched_fuzzily_again(scenario):
+    """The refresh reads the stored evidence to know whom the matcher searched fuzzily; read as JSON, not as text."""
+    from matching.incremental import _without_exact_candidate
+
+    matches = scenario[0].read_df("matches")
+    settled = {row.applicant_id for row, evidence in zip(matches.itertuples(), matches["evidence"].map(json.loads),
+                                                         strict=True)
+               if row.firm_id is not None and row.link_type in ("direct", "former_name")
+               and evidence.get("matched_variant", {}).get("via") in ("key", "core", "branch_parent")
+               and evidence.get("features", {}).get("region") not in ("conflict", "name_conflict")}
+    searched = _without_exact_candidate(matches, matches["applicant_id"])
+    assert len(settled) > 50 and not settled & searched
+    assert searched == set(matches["applicant_id"]) - settled
 
 
 def test_change_report_names_the_scripted_changes(scenario):
