@@ -275,3 +275,23 @@ def test_one_pass_keyword_scan_equals_a_scan_per_keyword(texts):
         search = pc.match_substring_regex if keyword.is_regex else pc.match_substring
         expected = np.flatnonzero(search(column, keyword.pattern).to_numpy(zero_copy_only=False))
         assert found[keyword].tolist() == expected.tolist(), (keyword, texts)
+
+
+def test_generic_and_generative_ai_patents_find_an_ai_node(tmp_path):
+    """Found missing by the real-sample spot check: titles saying only "artificial intelligence", or "generative"."""
+    workspace = Workspace(tmp_path / "ws")
+    workspace.write("patents", pd.DataFrame([
+        patent("CN21A", 1, "一种基于人工智能的客服应答系统", "本发明公开了一种客服应答系统"),
+        patent("US22A", 2, "Artificial intelligence co-pilot for aircraft", None),
+        patent("US23A", 3, "Fine-tuning large language models with retrieval", None),
+        patent("CN24A", 4, "一种基于扩散模型的图像生成方法", None, ipc=["G06N3/0475"]),
+        patent("CN25A", 5, "一种变压器绕组结构", "电力变压器", ipc=["H01F27/28"]),
+    ]), "ingest-1")
+    run_classify(workspace, "classify-1")
+    ai = workspace.read_df("node_patents").query("chain_id == 'ai'")
+    members = {(row.node_id, row.publication_number): row.matched_rule for row in ai.itertuples()}
+    assert members[("ai.tech", "CN21A")] == 'tiab:"人工智能"'
+    assert members[("ai.tech", "US22A")] == 'tiab:"artificial intelligen*"'
+    assert members[("ai.tech.learning.generative", "US23A")] == 'tiab:"large language model*"'
+    assert members[("ai.tech.learning.generative", "CN24A")] == 'cls:G06N3/0475; tiab:"扩散模型"'
+    assert "CN25A" not in set(ai["publication_number"])
