@@ -9,6 +9,7 @@ the parser rejects rejects its row, with the same field and reason the row path 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,7 +23,10 @@ from ingest import records
 
 _SPACES = pa.array([chr(c) for c in range(0x3001) if chr(c).isspace()])  # none above U+3000
 _MARKER_BYTES = max(len(m.encode()) for m in nz.EMPTY_MARKERS)
-_EMPTY_MARKERS = pa.array(sorted(nz.EMPTY_MARKERS), pa.string())
+# Every spelling of a placeholder that lowercases to it: its ASCII case variants, as no other
+# character lowercases to an ASCII letter of a placeholder (checked in the tests).
+_MARKER_SPELLINGS = pa.array(sorted({"".join(spelling) for marker in nz.EMPTY_MARKERS
+                                     for spelling in itertools.product(*({c, c.upper()} for c in marker))}), pa.string())
 _STRS = pa.list_(pa.string())
 _PUBLICATION = r"^(?P<country>[A-Z]{2})(?P<number>\d{4,13}|[A-Z]{1,2}\d{3,12})(?P<kind>[A-Z]\d?)?$"
 _CN_APPLICATION = r"^(?:CN)?(?P<number>\d{8}|\d{12})\.?(?P<check>[\dX])$"
@@ -92,35 +96,41 @@ def patent_batch(fields: dict[str, list[pa.Array]], header_of: Callable[[str], s
     checks.append(("cited_publications", _prefix(cited_reasons, header_of("cited_publications"))))
     claims = parsed("claims_count", nz.parse_count, pa.int32())
 
-    type_from_text, _ = by_distinct_value(column("patent_type"), nz.patent_type_from_text, pa.string())
-    type_from_kind, _ = by_distinct_value(kinds, _type_of_kind, pa.string())
-    columns = {
-        "publication_number": numbers,
-        "application_number": applications,
-        "kind": kinds,
-        "patent_type": pc.coalesce(type_from_text, type_from_kind),
-        "title": column("title"),
-        "abstract": column("abstract"),
-        "claims": column("claims"),
-        "application_date": application_dates,
-        "publication_date": pc.coalesce(published, granted),
-        "grant_date": granted,
-        "ipc": _dedupe_lists(ipc),
-        "cpc": _dedupe_lists(cpc),
-        "applicants": split_multi(column("applicants")),
-        "applicant_addresses": split_multi(column("applicant_addresses")),
-        "inventors": split_multi(column("inventors")),
-        "cited_publications": cited,
-        "claims_count": claims,
-        "legal_status": column("legal_status"),
-        "source_file": pa.repeat(pa.scalar(source_file, pa.string()), length),
-        "source_position": pa.array(positions, pa.int64()),
-    }
     rejections = _first_reasons(checks)
     keep = np.ones(length, dtype=bool)
     keep[[r.row for r in rejections]] = False
-    batch = pa.RecordBatch.from_arrays([columns[f.name] for f in SCHEMA], schema=SCHEMA)
-    return (batch if keep.all() else batch.filter(pa.array(keep))), rejections
+    keep_mask = pa.array(keep)
+
+    def accepted(values: pa.Array) -> pa.Array:
+        return values if not rejections else values.filter(keep_mask)
+
+    # Columns no check reads are built for the accepted rows only: filtering their lists afterwards costs more.
+    kinds = accepted(kinds)
+    type_from_text, _ = by_distinct_value(accepted(column("patent_type")), nz.patent_type_from_text, pa.string())
+    type_from_kind, _ = by_distinct_value(kinds, _type_of_kind, pa.string())
+    columns = {
+        "publication_number": accepted(numbers),
+        "application_number": accepted(applications),
+        "kind": kinds,
+        "patent_type": pc.coalesce(type_from_text, type_from_kind),
+        "title": accepted(column("title")),
+        "abstract": accepted(column("abstract")),
+        "claims": accepted(column("claims")),
+        "application_date": accepted(application_dates),
+        "publication_date": accepted(pc.coalesce(published, granted)),
+        "grant_date": accepted(granted),
+        "ipc": _dedupe_lists(accepted(ipc)),
+        "cpc": _dedupe_lists(accepted(cpc)),
+        "applicants": split_multi(accepted(column("applicants"))),
+        "applicant_addresses": split_multi(accepted(column("applicant_addresses"))),
+        "inventors": split_multi(accepted(column("inventors"))),
+        "cited_publications": accepted(cited),
+        "claims_count": accepted(claims),
+        "legal_status": accepted(column("legal_status")),
+        "source_file": pa.repeat(pa.scalar(source_file, pa.string()), int(keep.sum())),
+        "source_position": pa.array(positions[keep], pa.int64()),
+    }
+    return pa.RecordBatch.from_arrays([columns[f.name] for f in SCHEMA], schema=SCHEMA), rejections
 
 
 def _type_of_kind(kind: str | None) -> str:
@@ -153,7 +163,7 @@ def clean(values: pa.Array) -> pa.Array:
     short = np.flatnonzero(np.diff(offsets) <= _MARKER_BYTES)
     if not len(short):
         return trimmed
-    marker = pc.is_in(pc.utf8_lower(trimmed.take(pa.array(short))), value_set=_EMPTY_MARKERS)
+    marker = pc.is_in(trimmed.take(pa.array(short)), value_set=_MARKER_SPELLINGS)
     marked = short[marker.to_numpy(zero_copy_only=False)]
     if not len(marked):
         return trimmed
@@ -225,21 +235,25 @@ def fast_or_exact(values: pa.Array, fast: Callable, parse: Callable, out_type: p
             _scatter(pa.nulls(len(values) - len(exact), pa.string()), reasons, mask))
 
 
-def publication_numbers(values: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """Cleaned publication numbers → (number, kind, reason); numbers already in canonical form pass as they are."""
+def publication_numbers(values: pa.Array, with_kinds: bool = True) -> tuple[pa.Array, pa.Array | None, pa.Array]:
+    """Cleaned publication numbers → (number, kind, reason); numbers already in canonical form pass as they are.
+
+    `with_kinds=False` (a caller keeping only the numbers) gives None for the kinds.
+    """
     ready = _matches(values, _CANONICAL_PUBLICATION)
     us = pc.starts_with(values, "US")
     if pc.any(us).as_py():  # zero-padded US grant numbers are not canonical
         ready = pc.and_(ready, pc.invert(pc.fill_null(pc.match_substring_regex(values, "^US[A-Z]{0,2}0"), False)))
     if pc.all(ready).as_py():
-        return values, _kind_suffix(values), pa.nulls(len(values), pa.string())
+        return values, _kind_suffix(values) if with_kinds else None, pa.nulls(len(values), pa.string())
     rest = pc.invert(ready)
     numbers, reasons = fast_or_exact(values.filter(rest), _fast_publication, nz.publication_number,
                                      pa.struct([("number", pa.string()), ("kind", pa.string())]))
     # the struct holds (number, kind); the parser returns a tuple, Arrow takes it positionally
     done = values.filter(ready)
     mask = rest.to_numpy(zero_copy_only=False)
-    return (_scatter(done, pc.struct_field(numbers, 0), mask), _scatter(_kind_suffix(done), pc.struct_field(numbers, 1), mask),
+    kinds = _scatter(_kind_suffix(done), pc.struct_field(numbers, 1), mask) if with_kinds else None
+    return (_scatter(done, pc.struct_field(numbers, 0), mask), kinds,
             _scatter(pa.nulls(len(done), pa.string()), reasons, mask))
 
 
@@ -322,7 +336,7 @@ def citations(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     distinct = encoded.dictionary
     parts = _split(distinct, _CITATION_SEPARATORS)
     parents = pc.list_parent_indices(parts)
-    numbers, _kinds, reasons = publication_numbers(clean(pc.list_flatten(parts)))
+    numbers, _, reasons = publication_numbers(clean(pc.list_flatten(parts)), with_kinds=False)
     row_reasons = np.full(len(distinct), None, dtype=object)
     bad = pc.indices_nonzero(pc.is_valid(reasons)).to_numpy()
     parent_of = parents.to_numpy()
@@ -333,11 +347,14 @@ def citations(values: pa.Array) -> tuple[pa.Array, pa.Array]:
 
 
 def _split(values: pa.Array, separators: tuple[str, ...]) -> pa.Array:
+    """Cells split on `;` and on each of `separators` (in order: `\r\n` before `\n`)."""
     data = values.buffers()[2]
     text = data.to_pybytes() if data is not None else b""
-    for separator in separators:
-        if separator.encode() in text:  # a bytes search over the whole column is far cheaper than a replace
-            values = pc.replace_substring(values, separator, ";")
+    present = [s for s in separators if s.encode() in text]  # a bytes search is far cheaper than a replace
+    if len(present) == 1 and b";" not in text:  # one separator, used as it is: no replace pass
+        return pc.split_pattern(values, present[0])
+    for separator in present:
+        values = pc.replace_substring(values, separator, ";")
     return pc.split_pattern(values, ";")
 
 
