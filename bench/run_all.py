@@ -224,13 +224,13 @@ def compare_matching(cache: Path, workspace_root: Path, data: Path, size: int, w
     (out / "ws").symlink_to(workspace_root)
     (out / "labels.csv").symlink_to(data / "labels.csv")
     try:
-        rows = bench_matching.bench_point(out, label(size), with_splink)
+        rows = bench_matching.bench_point(out, label(size), with_splink, [None])
         note = ""
     except (SystemExit, Exception) as failed:  # splink missing or out of memory: keep the other two rows
         if not with_splink:
             raise
         note = f"splink failed: {str(failed).strip().splitlines()[-1][:120]}"
-        rows = bench_matching.bench_point(out, label(size), False)
+        rows = bench_matching.bench_point(out, label(size), False, [None])
     result = [[f"matching: {method}", facts["seconds"], f"F1 {f:.4f} (P {p:.4f} R {r:.4f}, {n:,} test labels)",
                f"{facts['peak_mb']:,.0f} MB peak; {notes}"] for _, method, facts, n, p, r, f, notes in rows]
     if note or not with_splink:
