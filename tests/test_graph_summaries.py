@@ -219,3 +219,44 @@ def test_group_subsidiaries_rows_hold_the_path_walks_nodes_in_a_fixed_order(grap
         assert {f: (firm, status, sorted(nodes)) for f, (firm, status, nodes) in merged.items()} == old, params
         answered += any(nodes for _, _, _, _, nodes in new_rows)
     assert answered, "no group has a subsidiary holding node patents, so the comparison proves nothing"
+
+
+def _firms_with_accepted_links(reader) -> list[str]:
+    return [r[0] for r in rows(reader, "MATCH (:Applicant)-[m:RESOLVES_TO]->(f:Firm) WHERE m.decision IN ['auto', 'manual']"
+                                       " RETURN DISTINCT f.firm_id ORDER BY f.firm_id LIMIT 60")]
+
+
+def test_saved_queries_list_values_in_their_stated_order_not_storage_order(graph):
+    """filed_as, nodes, ranked_in and cited sorted; a patent's applicants in their filing position."""
+    reader, _ = graph
+    firms = _firms_with_accepted_links(reader)
+    nodes = [r[0] for r in rows(reader, "MATCH (t:TechNode) RETURN t.key ORDER BY t.key")]
+    longer_lists = {"filed_as": 0, "nodes": 0, "ranked_in": 0, "cited": 0, "applicants": 0}
+
+    def check_sorted(name: str, values: list) -> None:
+        assert values == sorted(values), (name, values)
+        longer_lists[name] += len(values) > 1
+
+    for firm_id in firms:
+        for row in rows(reader, get_query("firm_patents_and_nodes").cypher, {"firm_id": firm_id}):
+            pairs = list(zip(row[4], row[5], strict=True))  # filed_as[i] links to the firm by link_types[i]
+            assert len(set(pairs)) == len(pairs), row
+            check_sorted("filed_as", pairs)
+            check_sorted("nodes", row[6])
+        for row in rows(reader, get_query("firm_profile").cypher, {"firm_id": firm_id}):
+            check_sorted("ranked_in", row[7])
+        for row in rows(reader, get_query("cited_firms_of_firm").cypher, {"firm_id": firm_id}):
+            assert row[2] == len(row[3])
+            check_sorted("cited", row[3])
+    for node_key in nodes:
+        for number, _, _, applicants, types in rows(reader, get_query("node_patents_unresolved").cypher,
+                                                    {"node_key": node_key}):
+            filed = rows(reader, "MATCH (a:Applicant)-[f:FILED]->(:Patent {publication_number: $n})"
+                                 " RETURN a.name, a.applicant_type ORDER BY f.position", {"n": number})
+            assert [applicants, types] == [[a for a, _ in filed], [t for _, t in filed]], number
+            longer_lists["applicants"] += len(applicants) > 1
+    # every list kind was seen with two or more values somewhere, so the order checks can fail
+    # on the demo build every sorted kind was seen with two or more values, so those checks can fail (neither graph
+    # has an unresolved patent with two applicants: the position check there guards the names/types alignment)
+    if len(firms) > 20:
+        assert all(longer_lists[kind] for kind in ("filed_as", "nodes", "ranked_in", "cited")), longer_lists
