@@ -19,6 +19,8 @@ class Neo4jSettings(BaseModel):
     password: SecretStr | None = Field(default=None, exclude=True)
     database: str = "neo4j"
     batch_size: int = Field(default=10_000, gt=0)
+    # how long the driver keeps retrying a transaction on transient errors, an unreachable server included
+    retry_seconds: float = Field(default=30.0, ge=0)
 
 
 class Settings(BaseModel):
@@ -42,7 +44,8 @@ def load_settings(config: Path | None = None, workspace: Path | None = None) -> 
     neo = dict(data.get("neo4j", {}))
     if "password" in neo:
         raise ValueError(f"{path}: [neo4j] password must not be stored in a file; set NEO4J_PASSWORD")
-    for key, env in (("uri", "NEO4J_URI"), ("user", "NEO4J_USER"), ("database", "NEO4J_DATABASE")):
+    for key, env in (("uri", "NEO4J_URI"), ("user", "NEO4J_USER"), ("database", "NEO4J_DATABASE"),
+                     ("retry_seconds", "NEO4J_RETRY_SECONDS")):
         if os.environ.get(env):
             neo[key] = os.environ[env]
     if os.environ.get("NEO4J_PASSWORD"):

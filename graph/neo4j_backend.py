@@ -26,7 +26,8 @@ def neo4j_driver(settings: Settings) -> Driver:
     if not neo.uri:
         raise ValueError("no Neo4j server configured: set NEO4J_URI (and NEO4J_PASSWORD) or [neo4j] uri in the config")
     password = neo.password.get_secret_value() if neo.password else None
-    return GraphDatabase.driver(neo.uri, auth=(neo.user, password) if password else None)
+    return GraphDatabase.driver(neo.uri, auth=(neo.user, password) if password else None,
+                                max_transaction_retry_time=neo.retry_seconds)
 
 
 # Pure query builders -------------------------------------------------------------------------

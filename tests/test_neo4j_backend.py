@@ -98,6 +98,18 @@ def test_driver_needs_a_configured_server(tmp_path):
         neo4j_driver(Settings(workspace=tmp_path, backend="neo4j"))
 
 
+def test_retry_window_comes_from_the_config_file_or_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("NEO4J_RETRY_SECONDS", raising=False)
+    config = tmp_path / "patentgraph.toml"
+    config.write_text("[neo4j]\nuri = 'bolt://db.example:7687'\nretry_seconds = 5\n", encoding="utf-8")
+    assert load_settings(config).neo4j.retry_seconds == 5
+    monkeypatch.setenv("NEO4J_RETRY_SECONDS", "0.5")
+    assert load_settings(config).neo4j.retry_seconds == 0.5
+    monkeypatch.setenv("NEO4J_RETRY_SECONDS", "-1")
+    with pytest.raises(ValueError, match="retry_seconds"):
+        load_settings(config)
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     workspace = write_fixture_workspace(tmp_path_factory.mktemp("ws"))
@@ -152,6 +164,7 @@ def test_admin_import_command_names_every_file(exported):
 def test_an_unreachable_server_stops_the_load_with_a_clear_error_and_records_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")  # nothing listens on port 1
     monkeypatch.setenv("NEO4J_DATABASE", "scratch")
+    monkeypatch.setenv("NEO4J_RETRY_SECONDS", "1")  # the default retries 30 s before giving up
     settings = load_settings(workspace=tmp_path)
     workspace = write_fixture_workspace(tmp_path)
     with pytest.raises(ConnectionError, match=r"database 'scratch' at bolt://127.0.0.1:1 stopped: .*127.0.0.1:1"):
@@ -167,6 +180,7 @@ def test_the_neo4j_password_reaches_neither_the_output_nor_the_workspace(tmp_pat
     secret = "s3cret-Pa55-4711"
     monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")
     monkeypatch.setenv("NEO4J_PASSWORD", secret)
+    monkeypatch.setenv("NEO4J_RETRY_SECONDS", "1")
     workspace = write_fixture_workspace(tmp_path / "ws")
     result = CliRunner().invoke(app, ["--workspace", str(workspace.root), "load", "--backend", "neo4j"])
     assert result.exit_code == 1 and "Neo4j load into database 'neo4j'" in result.output, result.output
