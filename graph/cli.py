@@ -431,7 +431,11 @@ def demo(
     _guard(lambda: pipeline.build_all(workspace, state.settings, dataset.patent_files, dataset.firm_files, _show))
     from matching import evaluate_matching as evaluate
 
-    console.print(evaluate(workspace, dataset.labels).summary())
+    evaluation = evaluate(workspace, dataset.labels)
+    console.print(evaluation.summary(max_errors=5), markup=False)
+    if len(evaluation.errors) > 5:  # the rest would scroll the build's summary away
+        console.print(f"  every error: patentgraph --workspace {workspace.root} evaluate-matching "
+                      f"--labels {dataset.labels} --all-errors", markup=False, soft_wrap=True)
     from graph.export import write_targets
 
     path, rows = write_targets(workspace, workspace.exports_dir / "demo-targets.csv")

@@ -97,6 +97,16 @@ def test_demo_writes_a_target_list_matching_the_rankings(built):
     assert "demo built" in output
 
 
+def test_demo_output_stays_short_and_says_how_to_list_every_matching_error(built):
+    workspace, output = built
+    errors = [line for line in output.splitlines() if line.startswith(("  missed", "  wrong_firm", "  false_link"))]
+    evaluation = evaluate_matching(workspace, workspace.root / "demo-input" / "labels.csv")
+    assert len(errors) == min(5, len(evaluation.errors))
+    if len(evaluation.errors) > 5:
+        assert f"... {len(evaluation.errors) - 5} more" in output
+        assert "evaluate-matching --labels" in output and "--all-errors" in output
+
+
 def test_cli_runs_a_saved_query_as_csv(built):
     workspace, _ = built
     node = workspace.read_df("firm_scores").sort_values("rank").iloc[0]
