@@ -10,6 +10,7 @@ cell that a spreadsheet would read as a formula is neutralised with a leading ap
 from __future__ import annotations
 
 import csv
+import difflib
 import itertools
 import os
 import re
@@ -149,16 +150,21 @@ def target_batches(
     if branch and branch not in branches.names:
         raise ValueError(f"unknown branch {branch!r}; the branch file has: {', '.join(branches.names)}")
     firms = workspace.read_df("firms", _FIRM_COLUMNS)
-    if province:
-        firms = firms[firms["province"].map(region_key) == region_key(province)]
-    if city:
-        firms = firms[firms["city"].map(region_key) == region_key(city)]
+    nodes = workspace.read_df("tech_nodes", ["chain_id", "node_id", "name_zh", "name_en"])
+    # A mistyped filter would otherwise write an empty list and report success.
+    _known_or_fail("chain", chain_id, nodes["chain_id"])
+    _known_or_fail("node", node_id, nodes.loc[nodes["chain_id"] == chain_id, "node_id"] if chain_id else nodes["node_id"],
+                   f" in chain {chain_id!r}" if chain_id else "")
+    for field, wanted in (("province", province), ("city", city)):
+        if wanted:
+            keys = firms[field].map(region_key)
+            _known_or_fail(field, region_key(wanted), keys, " among the registry's firms", shown=wanted)
+            firms = firms[keys == region_key(wanted)]
     firms = firms.assign(branch=[branches.branch_of(p, c) for p, c in zip(firms["province"], firms["city"], strict=True)]
                          if branches else None)
     if branch:
         firms = firms[firms["branch"] == branch]
     region_filtered = bool(province or city or branch)
-    nodes = workspace.read_df("tech_nodes", ["chain_id", "node_id", "name_zh", "name_en"])
     nodes["node_name"] = nodes["name_zh"] + " " + nodes["name_en"]
     nodes = nodes[["chain_id", "node_id", "node_name"]]
     for batch in workspace.iter_batches("firm_scores", _SCORE_COLUMNS, _BATCH_ROWS):
@@ -178,6 +184,19 @@ def target_batches(
         rows["top_patents"] = rows["top_patents"].map(lambda pubs: ", ".join(pubs) if pubs is not None else None)
         rows["run_id"] = run_id_in(batch.schema)  # the same open file as the rows
         yield rows
+
+
+def _known_or_fail(what: str, value: str | None, known: pd.Series, where: str = "", shown: str | None = None) -> None:
+    """Refuse a filter value that names nothing, suggesting the closest known values."""
+    if not value:
+        return
+    values = sorted({v for v in known.dropna().unique() if v})
+    if value in values:
+        return
+    close = difflib.get_close_matches(value, values, n=5, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}?" if close else (
+        f"known: {', '.join(values[:12])}{' …' if len(values) > 12 else ''}" if values else "none is known")
+    raise ValueError(f"unknown {what} {shown or value!r}{where}; {hint}")
 
 
 def write_targets(

@@ -117,6 +117,19 @@ def test_unknown_format_and_sheets_in_csv_are_refused(workspace, tmp_path):
     assert not list(tmp_path.iterdir())  # nothing half-written left behind
 
 
+@pytest.mark.parametrize(("filters", "message"), [
+    ({"chain_id": "a1"}, r"unknown chain 'a1'; did you mean ai\?"),
+    ({"node_id": "ai.visoin"}, r"unknown node 'ai.visoin'; did you mean ai.vision"),
+    ({"chain_id": "ai", "node_id": "bio.drug"}, r"unknown node 'bio.drug' in chain 'ai'; known: ai.chips, ai.speech, ai.vision$"),
+    ({"province": "广栋"}, r"unknown province '广栋' among the registry's firms; did you mean 广东\?"),
+    ({"city": "北凉"}, r"unknown city '北凉' among the registry's firms; did you mean 北京\?"),
+])
+def test_a_filter_naming_nothing_is_refused_with_suggestions_not_written_empty(workspace, tmp_path, filters, message):
+    with pytest.raises(ValueError, match=message):
+        write_targets(workspace, tmp_path / "t.csv", **filters)
+    assert not list(tmp_path.iterdir())
+
+
 def test_cli_exports_a_branch_sheet_per_node(workspace, tmp_path):
     branches = write_yaml(tmp_path / "branches.yaml", BRANCHES)
     out = tmp_path / "sz.xlsx"
