@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from graph import pipeline
 from graph.config import Settings, load_settings
@@ -155,9 +155,15 @@ def review(
     given = {name: value for name, value in actions.items() if value}
     if not applicant:
         queue = _guard(lambda: review_queue(state.workspace))
-        table = Table("applicant_id", "applicant", "type", "candidate firm", "status", "score", "link", box=None)
-        for row in queue.head(limit).itertuples():
-            table.add_row(row.applicant_id, row.applicant, row.applicant_type, f"{row.firm} ({row.firm_id})",
+        shown = queue.head(limit)
+        # the ids are what a reviewer types back: never cut them, let the names wrap instead
+        ids = [Column(title, no_wrap=True, min_width=max([len(title), *map(len, shown[key].astype(str))]))
+               for title, key in (("applicant_id", "applicant_id"), ("firm_id", "firm_id"))]
+        folded = [Column(title, overflow="fold") for title in ("applicant", "type", "candidate firm", "status")]
+        table = Table(ids[0], folded[0], folded[1], ids[1], folded[2], folded[3], "score",
+                      Column("link", overflow="fold"), box=None)
+        for row in shown.itertuples():
+            table.add_row(row.applicant_id, row.applicant, row.applicant_type, row.firm_id, row.firm,
                           row.status, f"{row.score:.2f}", row.link_type)
         Console().print(table)
         console.print(f"{len(queue)} links wait for review; decide with --applicant ID --accept/--choose/--reject")

@@ -14,7 +14,7 @@ from graph.cli import app
 from graph.cypher import run_cypher
 from graph.load import open_reader
 from graph.workspace import Workspace
-from matching import evaluate_matching
+from matching import evaluate_matching, review_queue
 
 pytestmark = pytest.mark.slow
 
@@ -146,3 +146,15 @@ def test_ui_serves_the_node_page_of_the_demo(built, dash_duo):
     dash_duo.wait_for_contains_text("body", chain_name, timeout=20)
     dash_duo.wait_for_element("canvas", timeout=20)
     dash_duo.driver.save_screenshot("tests/screenshots/demo-chains.png")
+
+
+def test_review_queue_shows_whole_ids_a_reviewer_can_type_back_even_in_a_narrow_terminal(built):
+    workspace, _ = built
+    queue = review_queue(workspace).head(3)
+    assert len(queue), "the demo leaves links in review"
+    result = CliRunner().invoke(app, ["--workspace", str(workspace.root), "review", "--limit", "3"],
+                                env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    for applicant_id, firm_id in zip(queue["applicant_id"], queue["firm_id"], strict=True):
+        assert applicant_id in result.output and firm_id in result.output
+    assert f"{len(review_queue(workspace))} links wait for review" in result.output
