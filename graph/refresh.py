@@ -141,16 +141,31 @@ def refresh(
     inputs = {"patents": [str(Path(p).resolve()) for p in patents], "firms": [str(Path(p).resolve()) for p in firms]}
     if chains_dir is not None:
         inputs["chains"] = str(Path(chains_dir).resolve())
+    _check_inputs(inputs)  # before anything is journalled: a bad path must not leave a refresh to resume
     summaries = []
     with WorkspaceLock(workspace):
         journal = _Journal.load(workspace)
         if journal is not None:
+            if "ingest" not in journal.done:
+                try:
+                    _check_inputs(journal.inputs)
+                except (FileNotFoundError, ValueError) as exc:
+                    raise ValueError(f"the interrupted refresh {journal.run_id} cannot be finished: {exc}. "
+                                     f"{journal.how_to_go_on()}") from None
             summaries.append(_run(workspace, settings, journal, (rank_move, top), on_stage, resumed=True))
             if journal.inputs == inputs:
                 return summaries
         journal = _Journal.start(workspace, inputs)
         summaries.append(_run(workspace, settings, journal, (rank_move, top), on_stage, resumed=False))
     return summaries
+
+
+def _check_inputs(inputs: dict) -> None:
+    """Every input path exists and every folder holds something to read (ingest's own listing rules)."""
+    from ingest.sources import expand_paths
+
+    for kind in ("patents", "firms"):
+        expand_paths([Path(p) for p in inputs[kind]])
 
 
 @dataclass
@@ -197,6 +212,10 @@ class _Journal:
         self.done.append(step)
         self.save()
 
+    def how_to_go_on(self) -> str:
+        return (f"Restore or fix its inputs and run the refresh again (it resumes), or delete {self.path} to abandon "
+                "it; a later refresh then snapshots the tables as they are.")
+
     def finish(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         os.replace(self.path, self.dir / "journal.json")
@@ -224,9 +243,13 @@ def _run(workspace: Workspace, settings: Settings, journal: _Journal, rank_moves
             _snapshot(workspace, journal.dir / "before")
         elif step == "ingest":
             paths = journal.inputs
-            for result in pipeline.ingest(workspace, [Path(p) for p in paths["patents"]],
-                                          [Path(p) for p in paths["firms"]]):
-                stage(result)
+            try:
+                for result in pipeline.ingest(workspace, [Path(p) for p in paths["patents"]],
+                                              [Path(p) for p in paths["firms"]]):
+                    stage(result)
+            except (FileNotFoundError, ValueError) as exc:  # a file unreadable as a whole: exit 2, say how to go on
+                raise ValueError(f"{exc}. Refresh {journal.run_id} stopped at its ingest step. "
+                                 f"{journal.how_to_go_on()}") from None
             journal.up_to_date = _fingerprint(workspace, chains) == _last_fingerprint(workspace)
         elif step in CHILD_STEPS:
             stage(_in_child_process(workspace, step, settings, chains))

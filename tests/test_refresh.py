@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -139,3 +141,33 @@ def test_bad_input_exits_with_code_2(tmp_path, inputs):
     result = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 2
     assert "not-a-registry.csv" in result.stderr
+    # the refresh stopped at its ingest and says how to go on; the next run resumes it and stops the same way
+    journal = tmp_path / "ws" / "refresh" / "current.json"
+    assert journal.exists() and f"delete {journal}" in " ".join(result.stderr.split())
+    again = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert again.returncode == 2 and "not-a-registry.csv" in again.stderr
+
+
+def test_a_mistyped_path_is_refused_before_anything_is_journalled(tmp_path, inputs):
+    root = tmp_path / "ws"
+    result = _cli_refresh(root, SimpleNamespace(patent_files=[tmp_path / "typo" / "x.csv"],
+                                                firm_files=inputs.firm_files))
+    assert result.returncode == 2 and "typo: no such file or folder" in result.stderr
+    assert not (root / "refresh" / "current.json").exists()  # so the next run is not stuck resuming it
+    assert _cli_refresh(root, inputs).returncode == 0
+
+
+def test_an_interrupted_refresh_whose_inputs_are_gone_says_how_to_go_on(tmp_path, inputs):
+    root = tmp_path / "ws"
+    moved = tmp_path / "moved"
+    shutil.copytree(inputs.patent_files[0].parent, moved)
+    staged = SimpleNamespace(patent_files=[moved / "x"], firm_files=inputs.firm_files)
+    assert _cli_refresh(root, staged, kill_at="ingest:before").returncode != 0
+    shutil.rmtree(moved)
+    result = _cli_refresh(root, inputs)
+    assert result.returncode == 2
+    said = " ".join(result.stderr.split())
+    assert "cannot be finished" in said and "moved: no such file or folder" in said
+    assert f"delete {root / 'refresh' / 'current.json'}" in said
+    (root / "refresh" / "current.json").unlink()
+    assert _cli_refresh(root, inputs).returncode == 0
