@@ -252,20 +252,23 @@ def rank_sensitivity(
     card = _guard(lambda: load_scorecard(scorecard))
     table = _guard(lambda: sensitivity(state.workspace, chain, node, changes, card, top))
     names = state.workspace.read_df("firms", ["firm_id", "name"]).set_index("firm_id")["name"]
-    shown = Table("firm", "credit code", "rank before", "rank after", "score before", "score after", "move", box=None)
+    shown = Table(Column("firm", overflow="fold"), Column("credit code", no_wrap=True, min_width=18), "rank before",
+                  "rank after", "score before", "score after", "move", box=None)  # a code is never cut
     for row in table.itertuples():
-        shown.add_row(str(names.get(row.firm_id, "")), row.firm_id, *(_blank_nan(v) for v in (
-            row.rank_before, row.rank_after, row.score_before, row.score_after)), row.move)
+        shown.add_row(str(names.get(row.firm_id, "")), row.firm_id, _rank_text(row.rank_before),
+                      _rank_text(row.rank_after), _score_text(row.score_before), _score_text(row.score_after), row.move)
     Console().print(shown)
     moved_in, moved_out = (table["move"] == "in").sum(), (table["move"] == "out").sum()
     console.print(f"{', '.join(f'{k}={v}' for k, v in changes.items())}: {moved_in} firms move into the top {top},"
                   f" {moved_out} move out, {table['move'].str.startswith(('up', 'down')).sum()} change place")
 
 
-def _blank_nan(value: float) -> str:
-    if value != value:
-        return "-"
-    return f"{value:.2f}" if isinstance(value, float) and not value.is_integer() else str(int(value))
+def _rank_text(value: float) -> str:
+    return "-" if value != value else str(int(value))
+
+
+def _score_text(value: float) -> str:
+    return "-" if value != value else f"{value:.2f}"
 
 
 @app.command()

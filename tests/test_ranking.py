@@ -331,9 +331,13 @@ def test_cli_rank_with_a_scorecard_and_the_sensitivity_command(tmp_path):
     assert BIG in set(ws.read_df("firm_scores")["firm_id"])
     assert ws.runs()[-1]["scorecard"] == str(good)
     result = runner.invoke(app, ["--workspace", str(ws.root), "rank-sensitivity", "--chain", "ai", "--node",
-                                 "ai.speech", "--weight", "growth=10", "--top", "1"])
+                                 "ai.speech", "--weight", "growth=10", "--top", "1"], env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     assert "1 firms move into the top 1, 1 move out" in result.output
+    scores = ws.read_df("firm_scores")
+    leader = scores[(scores["node_id"] == "ai.speech") & (scores["rank"] == 1)].iloc[0]
+    # the firm moving out is shown with its whole credit code and its score as the table stores it, in an 80-column terminal
+    assert leader["firm_id"] in result.output and f"{leader['score']:.2f}" in result.output
     result = runner.invoke(app, ["--workspace", str(ws.root), "rank-sensitivity", "--chain", "ai", "--node",
                                  "ai.speech", "--weight", "growth"])
     assert result.exit_code == 2 and "expected name=number" in result.output
