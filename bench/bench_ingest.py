@@ -124,6 +124,7 @@ def main() -> None:
     parser.add_argument("--big-csv-only", action="store_true", help="measure only the large CNIPA CSV")
     parser.add_argument("--run", nargs=3, metavar=("KIND", "PATH", "WORKSPACE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))  # the code beside this script, not whichever checkout the venv installed
     if args.run:
         kind, path, workspace = args.run
         print(json.dumps(run_one(kind, Path(path), Path(workspace))))
@@ -133,7 +134,6 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    sys.path.insert(0, str(ROOT))
     from ingest import generate
 
     console = Console(width=170)

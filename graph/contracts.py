@@ -45,6 +45,9 @@ class Contract:
     enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
     description: str = ""
     order: tuple[str, ...] = ()  # rows are stored sorted by these columns (readers may stream in this order)
+    # Columns written without Parquet dictionary encoding: values (nearly) all distinct, so the
+    # dictionary costs time and size for nothing.
+    no_dictionary: frozenset[str] = frozenset()
 
     @property
     def required(self) -> list[str]:
@@ -88,6 +91,7 @@ PATENTS = Contract(
         ("source_file", _str, False),
         ("source_position", pa.int64(), False),  # 1-based data row / XML document number
     ),
+    no_dictionary=frozenset({"publication_number", "application_number", "inventors", "source_position"}),
 )
 
 FIRMS = Contract(

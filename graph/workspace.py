@@ -304,8 +304,9 @@ class TableWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             remove_stale(self.path.parent, TEMP_FILE_NAME)  # what a killed writer left
             coded = [_parquet_path(f) for f in self.schema if f.name not in _FREE_TEXT]
-            self._parquet = pq.ParquetWriter(self.tmp, self.schema, compression="zstd", use_dictionary=coded,
-                                             write_statistics=coded)
+            plain = {_parquet_path(f) for f in self.schema if f.name in self.contract.no_dictionary}
+            self._parquet = pq.ParquetWriter(self.tmp, self.schema, compression="zstd",
+                                             use_dictionary=[c for c in coded if c not in plain], write_statistics=coded)
         except OSError as exc:
             self.tmp.unlink(missing_ok=True)
             raise self._cannot_write(exc) from exc

@@ -67,6 +67,17 @@ class IngestError(ValueError):
     """An input file cannot be read at all; the message names the file and why."""
 
 
+class EncodingChanged(Exception):
+    """A table read as clean UTF-8 turned out not to be (past the first window): read it again as `encoding`.
+
+    Raised before the table's last row is handed on, so the caller can drop what it staged.
+    """
+
+    def __init__(self, label: str, encoding: TextEncoding):
+        super().__init__(f"{label}: not clean UTF-8 past its first window; read again as {encoding.name}")
+        self.label, self.encoding = label, encoding
+
+
 @dataclass
 class SourceRow:
     """One data row: canonical field → raw cell value, or a problem that rejects the whole row."""
@@ -131,8 +142,12 @@ def open_tables(
     required: tuple[tuple[str, ...], ...],
     fmt: str | None = None,
     xml_reader: Callable[[str, Callable[[], BinaryIO]], SourceTable] | None = None,
+    encodings: dict[str, TextEncoding] | None = None,
 ) -> Iterator[SourceTable]:
-    """Yield the tables in `path` (one, or one per member of a zip archive); consume each in turn."""
+    """Yield the tables in `path` (one, or one per member of a zip archive); consume each in turn.
+
+    `encodings`: verdicts already known by table label (from an EncodingChanged), used instead of detecting.
+    """
     if fmt is not None and fmt not in FORMATS:
         raise IngestError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
     if path.is_dir():
@@ -142,16 +157,17 @@ def open_tables(
             raise IngestError(f"{path}: a folder is read as a PatentsView bulk set, which needs g_patent.tsv")
         yield from patentsview.read_folder(path)
         return
-    reader = _TableReader(synonyms, required, fmt, xml_reader)
+    reader = _TableReader(synonyms, required, fmt, xml_reader, encodings)
     yield from reader.open(str(path), lambda: open(path, "rb"), path.suffix.lower())
 
 
 class _TableReader:
-    def __init__(self, synonyms, required, fmt, xml_reader):
+    def __init__(self, synonyms, required, fmt, xml_reader, encodings=None):
         self.synonyms = synonyms
         self.required = required
         self.fmt = fmt
         self.xml_reader = xml_reader
+        self.encodings = encodings or {}
 
     def open(self, label: str, opener: Callable[[], BinaryIO], suffix: str, wrapper: str = "") -> Iterator[SourceTable]:
         with opener() as handle:
@@ -170,10 +186,15 @@ class _TableReader:
             raise IngestError(f"{label}: named or forced as XLSX but is not an XLSX workbook (not a zip archive)")
         if self.fmt in (None, "uspto-xml") and _looks_like_xml(opener):
             text_encoding = TextEncoding("utf-8")  # each XML document declares its own; a damaged one is quarantined alone
-        else:
-            text_encoding = detect_encoding(label, opener)
+        elif label in self.encodings:
+            text_encoding = self.encodings[label]
+        else:  # the rest of a clean first window is checked while the rows are parsed
+            text_encoding = detect_encoding(label, opener, head_only=True)
         encoding = text_encoding.name
         kind = _text_kind(label, opener, encoding, suffix) if self.fmt in (None, *VENDOR_COLUMNS) else self.fmt
+        if kind == "uspto-xml" and not text_encoding.checked:  # only the CSV reader checks the rest as it reads
+            text_encoding = detect_encoding(label, opener)
+            encoding = text_encoding.name
         if self.fmt in VENDOR_COLUMNS:
             if kind == "uspto-xml":
                 raise IngestError(f"{label}: given as a {self.fmt} export (CSV), but it is an XML document")
@@ -359,6 +380,8 @@ def _csv_batches(label: str, opener: Callable[[], BinaryIO], text_encoding: Text
     a block are the positions left between those, so positions stay exact without a row loop.
     A file with damaged bytes (and every GB18030 file) is read through `_Transcoder`, which marks them.
     Blocks are parsed one batch ahead in a thread, so parsing overlaps the normalisation of the batch before.
+    A file whose first window only was checked is read through `_CheckedStream`; if the rest is not
+    clean UTF-8, EncodingChanged (or IngestError) is raised before the last row is handed on.
     """
     width = len(header)
     names = [f"c{i}" for i in range(width)]
@@ -373,23 +396,35 @@ def _csv_batches(label: str, opener: Callable[[], BinaryIO], text_encoding: Text
     arrow_encoding = "utf8" if marked or encoding in ("utf-8", "utf-8-sig") else encoding
     next_position = 1
     pending_odd: set[int] = set()
+    cut_short = threading.Event()  # set by `_CheckedStream`: the file is not what its first window said
+
+    def judged_in_full() -> EncodingChanged:
+        return EncodingChanged(label, detect_encoding(label, opener))  # or IngestError: not text at all
+
     with contextlib.ExitStack() as stack:
 
         def open_reader(block_size: int):
-            handle = _Transcoder(label, opener, encoding) if marked else stack.enter_context(opener())
+            if marked:
+                handle = _Transcoder(label, opener, encoding)
+            else:
+                handle = stack.enter_context(opener())
+                if not text_encoding.checked:
+                    handle = _CheckedStream(handle, cut_short)
             return pa_csv.open_csv(
                 handle,
                 read_options=pa_csv.ReadOptions(use_threads=False, block_size=block_size, skip_rows=header_index + 1,
                                                 column_names=names, encoding=arrow_encoding),
                 parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
                                                   ignore_empty_lines=False, invalid_row_handler=odd_row),
-                # check_utf8 off: detect_encoding validated every byte, or the text was transcoded to UTF-8
+                # check_utf8 off: detect_encoding or _CheckedStream validates every byte, or the text was transcoded
                 convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), check_utf8=False,
                                                       strings_can_be_null=False, quoted_strings_can_be_null=False),
             )
 
         try:
             for block, odd in _read_ahead(open_reader, odd_rows):
+                if cut_short.is_set():
+                    raise judged_in_full()
                 if block is None:  # rows after the last block
                     for position, text in odd:
                         row = _odd_row(position, text, delimiter, width, columns, encoding)
@@ -415,7 +450,9 @@ def _csv_batches(label: str, opener: Callable[[], BinaryIO], text_encoding: Text
                         block, positions = block.filter(pa.array(~damaged)), positions[~damaged]
                 if block.num_rows:
                     yield SourceBatch(positions, block)
-        except pa.ArrowInvalid as exc:
+        except pa.ArrowInvalid as exc:  # the stream cut short by _CheckedStream may end inside a quoted cell
+            if cut_short.is_set():
+                raise judged_in_full() from None
             raise IngestError(f"{label}: cannot be parsed as CSV after data row {next_position - 1} ({exc})") from None
         except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
             raise IngestError(f"{label}: damaged data after data row {next_position - 1} ({exc})") from None
@@ -632,18 +669,23 @@ class TextEncoding:
 
     name: str  # utf-8, utf-8-sig, utf-16 or gb18030
     damaged: bool = False  # undecodable bytes or NUL bytes past the first 8 KB
+    checked: bool = True  # False: only the first window was; the reader checks the rest (`_CheckedStream`)
 
 
 _BINARY_HEAD = 8192  # a NUL this early means a binary file; later, one damaged row
 _TOLERATED_BYTES = 4096  # at most one undecodable spot per this many bytes before the file is not text at all
 
 
-def detect_encoding(label: str, opener: Callable[[], BinaryIO]) -> TextEncoding:
+def detect_encoding(label: str, opener: Callable[[], BinaryIO], head_only: bool = False) -> TextEncoding:
     """A BOM decides; otherwise UTF-8, checked over the whole file (Arrow's validation, 8 MB at a time).
 
     Where UTF-8 fails, the first failing chunk decides between UTF-8 with a few damaged rows and
     GB18030: whichever leaves fewer undecodable spots there, UTF-8 on a tie. When even the better
     one leaves more than one spot per 4 KB, the file is not text in a supported encoding.
+
+    `head_only`: when the first window is clean UTF-8 and more follows, stop there (`checked=False`),
+    so parsing need not wait for a pass over the whole file: the CSV reader checks the rest as it
+    reads, and on a failure this function, run in full, gives the verdict.
     """
     with opener() as handle:
         head = handle.read(4)
@@ -655,6 +697,8 @@ def detect_encoding(label: str, opener: Callable[[], BinaryIO]) -> TextEncoding:
     name = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
     damaged = False
     for offset, window, end in _line_windows(label, opener):
+        if head_only and offset and not damaged:
+            return TextEncoding(name, checked=False)
         nul = window.find(b"\x00", 0, end)
         if nul >= 0 and offset + nul < _BINARY_HEAD:
             raise IngestError(f"{label}: not a text export in a supported encoding; binary data (NUL byte at offset"
@@ -747,6 +791,52 @@ def _valid_utf8(data: bytearray, end: int) -> bool:
             return False
         finally:
             del text  # gives the bytes back, so the buffer can grow
+
+
+class _CheckedStream(io.RawIOBase):
+    """A binary stream that hands on only checked bytes: UTF-8 without NUL bytes (the CSV reader's
+    input when `detect_encoding` checked only the first window). At the first failure it sets
+    `damaged` and ends the stream early: the reader then stops, and the file is judged in full and
+    read again. A character cut by a read is held back and handed on whole with the next read, so
+    the reader never sees part of one.
+    """
+
+    def __init__(self, handle: BinaryIO, damaged: threading.Event):
+        self.handle, self.damaged = handle, damaged
+        self.carry = b""  # the start of a character cut by the last read
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> memoryview | bytes:
+        if self.damaged.is_set():
+            return b""
+        if size < 0:
+            return b"".join(iter(lambda: self.read(_CHUNK), b""))
+        buffer = bytearray(len(self.carry) + max(size, 4))  # 4: a whole character always fits
+        buffer[:len(self.carry)] = self.carry
+        view, filled = memoryview(buffer), len(self.carry)
+        while filled < len(buffer) and (got := self.handle.readinto(view[filled:])):  # errors: as the handle's
+            filled += got
+        end = _complete_end(buffer, filled)
+        if (filled < len(buffer) and end < filled) or buffer.find(b"\x00", 0, filled) >= 0 \
+                or not _valid_utf8(buffer, end):  # ends inside a character, a NUL byte, or not UTF-8
+            self.damaged.set()
+            return b""
+        self.carry = bytes(buffer[end:filled])
+        return view[:end]
+
+
+def _complete_end(data: bytearray, size: int) -> int:
+    """Where the last whole UTF-8 character of data[:size] ends."""
+    last = size - 1
+    while last >= max(0, size - 3) and data[last] & 0xC0 == 0x80:
+        last -= 1
+    if last < 0:
+        return 0
+    lead = data[last]
+    length = 1 if lead < 0x80 else 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
+    return size if size - last >= length else last
 
 
 # Each undecodable byte sequence and NUL byte becomes `\uffff<offset>:<hex bytes>\uffff` in the text

@@ -37,7 +37,15 @@ from graph.contracts import CONTRACTS
 from graph.progress import track
 from graph.workspace import TEMP_FILE_NAME, Quarantine, TableWriter, Workspace, remove_stale
 from ingest import columnar, headers, records
-from ingest.sources import IngestError, SourceRow, SourceTable, expand_paths, open_tables
+from ingest.sources import (
+    EncodingChanged,
+    IngestError,
+    SourceRow,
+    SourceTable,
+    TextEncoding,
+    expand_paths,
+    open_tables,
+)
 from ingest.uspto_xml import read_uspto_xml
 
 
@@ -160,12 +168,27 @@ _DAMAGED = (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile, ElementT
 
 
 def _read_file(kind: _Kind, path: Path, fmt: str | None, merger: _Merger) -> tuple[list[FileCount], Quarantine]:
-    """Stage every table in `path` with the merger; rejected rows go to the returned quarantine."""
+    """Stage every table in `path` with the merger; rejected rows go to the returned quarantine.
+
+    A table found not to be clean UTF-8 past its first window is read again, with all of the file,
+    in the encoding the whole-file check finds (what was staged from the file is dropped first).
+    """
+    encodings: dict[str, TextEncoding] = {}
+    while True:
+        try:
+            return _read_file_once(kind, path, fmt, merger, encodings)
+        except EncodingChanged as change:
+            encodings[change.label] = change.encoding
+            merger.restart_file()
+
+
+def _read_file_once(kind: _Kind, path: Path, fmt: str | None, merger: _Merger,
+                    encodings: dict[str, TextEncoding]) -> tuple[list[FileCount], Quarantine]:
     rejected = Quarantine(kind.stage)
     counts: list[FileCount] = []
     merger.begin_file()
     try:
-        for source in open_tables(path.resolve(), kind.synonyms, kind.required, fmt, kind.xml_reader):
+        for source in open_tables(path.resolve(), kind.synonyms, kind.required, fmt, kind.xml_reader, encodings):
             count = FileCount(Path(source.label), source.format, source.encoding,
                               unmapped_columns=source.columns.unmapped)
             _read_table(kind, source, count, rejected, merger)
@@ -297,12 +320,15 @@ class _Merger:
         self.scratch = Path(tempfile.mkdtemp(prefix=f".scratch-{os.getpid()}-", dir=self.scratch_parent))
         if self.direct_wanted:
             try:
-                self.direct = _BackgroundWriter(TableWriter(self.scratch / "direct.parquet", CONTRACTS[self.kind.table],
-                                                            self.run_id))
+                self._start_direct()
             except OSError:
                 shutil.rmtree(self.scratch, ignore_errors=True)
                 raise
         return self
+
+    def _start_direct(self) -> None:
+        self.direct = _BackgroundWriter(TableWriter(self.scratch / "direct.parquet", CONTRACTS[self.kind.table],
+                                                    self.run_id))
 
     def __exit__(self, *exc_info) -> None:
         self.discard_file()
@@ -320,6 +346,18 @@ class _Merger:
 
     def begin_file(self) -> None:
         self.file_keys = _HashRuns()
+        self.file_start = (len(self.repeated), len(self.sources))
+
+    def restart_file(self) -> None:
+        """Drop everything staged since `begin_file`: the file is read again from its start."""
+        self.discard_file()
+        repeated, sources = self.file_start
+        del self.repeated[repeated:]
+        for path in self.sources[sources:]:  # the direct table, finished at a repeated key
+            path.unlink(missing_ok=True)
+        del self.sources[sources:]
+        if self.direct_wanted and not self.sources:
+            self._start_direct()
 
     def add(self, batch: pa.RecordBatch, count: FileCount) -> None:
         hashes = key_hashes(batch.column(self.key))

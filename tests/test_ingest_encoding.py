@@ -140,3 +140,41 @@ def test_the_whole_file_utf8_check_cuts_the_file_where_the_chunk_reader_does(tmp
     windows = [(offset, bytes(window[:end])) for offset, window, end in sources._line_windows("export.csv", opener)]
     assert windows == chunks
     assert b"".join(chunk for _, chunk in windows) == text
+
+
+@pytest.mark.parametrize("late", ["GB18030 text", "a stray byte", "a NUL byte", "a stray byte after a repeated key"])
+def test_a_file_clean_in_its_first_window_but_not_after_ends_as_if_checked_whole_first(tmp_path, monkeypatch, late):
+    """Only the first window is checked before parsing; damage found later restarts the file in its real encoding."""
+    from ingest import sources, stage
+
+    english = [f"CN{114000000 + i}A,CN2021101{i:05d}.7,2021-03-05,Image recognition method {i},Cloud Vision Ltd,G06N3/08\n"
+               for i in range(3000)]  # 300 KB: the reader runs ahead of the batches staged
+    if late.endswith("repeated key"):
+        english[30] = english[20]  # the direct table write stops here and the rest goes through the merge pass
+    path = tmp_path / "export.csv"
+    if late == "GB18030 text":
+        header = "publication number,application number,application date,title,applicants,ipc\n"
+        path.write_bytes((header + "".join(english)).encode() + "".join(export_rows(3400)[3000:]).encode("gb18030"))
+    else:
+        write_with_damage(path, english + export_rows(3400)[3000:], "utf-8", {3350: b"\x00" if "NUL" in late else b"\xff"})
+
+    whole = Workspace(tmp_path / "checked-whole")  # 8 MB windows: the whole file is checked before parsing
+    ingest_patents(whole, [path], "run-1")
+
+    restarts = []
+    monkeypatch.setattr(stage._Merger, "restart_file",
+                        lambda self, restart=stage._Merger.restart_file: restarts.append(1) or restart(self))
+    monkeypatch.setattr(sources, "_CHUNK", 512)  # 4 KB windows: only the first is checked before parsing
+    monkeypatch.setattr(sources, "_BLOCK_BYTES", 4096)  # and several batches are staged before the damage
+    monkeypatch.setattr(sources, "_BATCH_BYTES", 8192)
+    streamed = Workspace(tmp_path / "checked-while-read")
+    report = ingest_patents(streamed, [path], "run-1")
+
+    assert restarts == [1]
+    assert report.read == 3400 and report.per_file[0].encoding == ("gb18030" if late == "GB18030 text" else "utf-8")
+    for table in ("patents", "quarantine"):
+        assert streamed.read(table).equals(whole.read(table)), table
+    if late == "GB18030 text":
+        assert "一种图像识别方法第3350号" in streamed.read("patents", columns=["title"]).column(0).to_pylist()
+    else:
+        assert [(r["position"], r["field"]) for r in quarantined(streamed)] == [(3351, "encoding")]

@@ -110,7 +110,7 @@ def test_contracts_page_documents_every_table_and_column():
             assert field.name in page, f"docs/contracts.md does not mention {name}.{field.name}"
 
 
-def test_free_text_is_stored_plain_and_list_items_dictionary_encoded(tmp_path):
+def test_free_text_and_no_dictionary_columns_are_stored_plain_and_list_items_dictionary_encoded(tmp_path):
     # Per-column writer options name Parquet column paths: a list's items sit at `<name>.list.element`.
     ws = Workspace(tmp_path)
     rows = pd.DataFrame({"publication_number": [f"CN{100000 + i}A" for i in range(50)], "patent_type": "invention",
@@ -123,6 +123,14 @@ def test_free_text_is_stored_plain_and_list_items_dictionary_encoded(tmp_path):
     assert "RLE_DICTIONARY" not in encodings["abstract"]
     assert "RLE_DICTIONARY" in encodings["ipc.list.element"]
     assert ws.read_df("patents")["abstract"].tolist() == rows["abstract"].tolist()
+    # the contract's no-dictionary columns (nearly all distinct) are plain too, but keep their statistics
+    assert CONTRACTS["patents"].no_dictionary >= {"publication_number", "source_position"}
+    for name in CONTRACTS["patents"].no_dictionary:
+        path = f"{name}.list.element" if pa.types.is_list(CONTRACTS["patents"].schema.field(name).type) else name
+        assert "RLE_DICTIONARY" not in encodings[path], name
+    number = next(group.column(i) for i in range(group.num_columns) if group.column(i).path_in_schema == "publication_number")
+    assert (number.statistics.min, number.statistics.max) == ("CN100000A", "CN100049A")
+    assert ws.read_df("patents")["publication_number"].tolist() == rows["publication_number"].tolist()
 
 
 @pytest.mark.parametrize(("chosen", "expected"), [(None, "jemalloc"), ("system", "system")])
