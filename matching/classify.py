@@ -93,6 +93,7 @@ _SURNAMES_2 = (
 _PLACE_WORDS = frozenset("north south east west america americas usa europe asia pacific international".split())
 _NOT_FIRM_EVIDENCE = frozenset({"association", "group"})  # e.V., Assn.: societies; "Group": any body
 _HAN_ONLY_RE = re.compile(r"^[\u4e00-\u9fff]+$")
+_ZH_PUNCTUATION_RE = re.compile(r"[\s()\[\]（）【】,，.。]+")
 # 阿卜杜·热合曼, and transliterated foreign names with Latin initials: 托马斯·L·埃文斯
 _MINORITY_NAME_RE = re.compile(r"^[\u4e00-\u9fff]{1,8}(?:[·•・](?:[\u4e00-\u9fff]{1,8}|[A-Z]\.?))+$")
 _EN_PERSON_COMMA_RE = re.compile(r"^[a-z][a-z'\-]+\s*[,;]\s*[a-z][a-z'\-]*(\s+[a-z][a-z'\-]*\.?){0,2}$")
@@ -152,7 +153,7 @@ def classify_applicant(name: str) -> str:
     parsed = parse_name(name)
     text = unicodedata.normalize("NFKC", name or "").strip()
     if parsed.script == "zh":
-        text = re.sub(r"[\s()\[\]（）【】,，.。]+", "", to_simplified(text))
+        text = _ZH_PUNCTUATION_RE.sub("", to_simplified(text))
         if text.endswith(_ZH_COMPANY_TAIL):
             return "company"  # what the matcher would say: every word ending in 公司 is a company word
         found = _classifier().org_type(text, chinese=True)

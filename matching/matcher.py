@@ -55,17 +55,16 @@ _NO_DATES = np.array([], dtype="datetime64[D]")
 _EXCLUDED_SHOWN = 5  # excluded candidates listed in the evidence
 
 
-def _evidence_json(evidence: dict) -> str:
-    """One evidence document as JSON text (orjson: a tenth of json's time, ~10 % of a whole matching run)."""
-    return orjson.dumps(evidence, default=str, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+def _evidence_json(evidence: dict) -> bytes:
+    """One evidence document as UTF-8 JSON (orjson: a tenth of json's time, ~10 % of a whole matching run)."""
+    return orjson.dumps(evidence, default=str, option=orjson.OPT_SERIALIZE_NUMPY)
 _MIN_SHARD = 2_000  # firm-like applicants per worker below which a second process costs more than it saves
 
 
 class ForkedCall:
     """`work()` run in a forked child while the caller goes on; `result()` returns its value (pickled back).
 
-    Fork, not spawn: the child starts with the caller's tables, caches and string-hash seed (the register's
-    one-substitution index hashes strings, so its hashes are only valid in processes of one seed)."""
+    Fork, not spawn: the child starts with the caller's tables and caches without copying or re-importing them."""
 
     def __init__(self, work: Callable[[], object], what: str):
         self.what = what
@@ -122,11 +121,11 @@ def _iso_list(days: np.ndarray) -> list[str | None]:
     return [None if d == "NaT" else d for d in np.datetime_as_string(days, unit="D").tolist()]
 
 
-def _features(k: int, pairs: Pairs, scored: Scored) -> dict:
+def _features(k: int, pairs: Pairs, scored: Scored, edits: int, ratio: float) -> dict:
     """The evidence of one scored pair, field by field (docs/matching.md, "Score")."""
     share = float(scored.share[k])
     return {
-        "name": round(float(scored.name[k]), 3), "edits": int(pairs.edits[k]), "ratio": round(float(pairs.ratio[k]), 1),
+        "name": round(float(scored.name[k]), 3), "edits": edits, "ratio": round(ratio, 1),
         "region": REGIONS[scored.region[k]], "same_address": bool(scored.same_address[k]),
         "legal_form": LEGAL[scored.legal[k]], "variant": VARIANTS[scored.variant[k]],
         "short_name_fuzzy": bool(scored.short[k]), "date_share": None if np.isnan(share) else round(share, 3),
@@ -135,14 +134,21 @@ def _features(k: int, pairs: Pairs, scored: Scored) -> dict:
 
 
 class Matcher:
-    def __init__(self, register: FirmRegister, applicants: Applicants, reviews: dict[str, Review]):
+    def __init__(self, register: FirmRegister, applicants: Applicants, reviews: dict[str, Review],
+                 evidence_as_bytes: bool = False):
+        """evidence_as_bytes: each row's evidence as UTF-8 bytes instead of text, for a caller that hands the rows
+        to Arrow (which stores UTF-8: decoding to str and encoding back cost 2 s of CPU at 1M patents)."""
         self.reg = register
+        self.evidence_as_bytes = evidence_as_bytes
         self.apps = applicants
         self.reviews = reviews
         self.rows: list[dict] = []
         self.resolved: dict[str, int] = {}  # applicant_id -> firm row (auto/manual links)
         self.established_iso = _iso_list(register.established)
         self.deregistered_iso = _iso_list(register.deregistered)
+        # the same dates as day numbers (NaT: the smallest int64), for comparisons without numpy scalars
+        self.established_day = register.established.view(np.int64).tolist()
+        self.deregistered_day = register.deregistered.view(np.int64).tolist()
 
     # --- entry point -------------------------------------------------------------------------
     def run(self, workers: int = 1) -> list[dict]:
@@ -226,23 +232,28 @@ class Matcher:
         chosen = [apps[i] for i in which.tolist()]
         blocked = self.reg.block([app.parsed for app in chosen]) if chosen else []
         app_idx, entry_idx = [], []
-        for i, app, entry_ids in zip(which.tolist(), chosen, blocked, strict=True):
+        substituted = self.reg.one_substitutions([app.parsed.core for app in chosen])
+        for i, app, entry_ids, near in zip(which.tolist(), chosen, blocked, substituted, strict=True):
             # n-gram neighbours, one-substitution neighbours, and firms registered at the applicant's address
-            found = set(entry_ids) | self.reg.one_substitution(app.parsed.core)
+            found = set(entry_ids) | near
             for address in app.addresses:
                 for firm in self.reg.by_address.get(address, ()):
                     found.update(self.reg.entries_of[firm])
             app_idx.extend([i] * len(found))
             entry_idx.extend(sorted(found))
         app_idx, entry_idx = np.array(app_idx, dtype=np.int64), np.array(entry_idx, dtype=np.int64)
+        # the score reads edits for Chinese applicants and the ratio for the others: each pair gets the one its
+        # applicant's script uses (-1 / NaN for the other; _decide computes it for the chosen pair's evidence)
         cores = np.array([app.parsed.core for app in apps], dtype=object)
-        queries, choices = cores[app_idx].tolist(), self.reg.entry_core[entry_idx].tolist()
+        zh = np.array([app.parsed.script == "zh" for app in apps], dtype=bool)[app_idx]
         n = len(app_idx)
-        edits = process.cpdist(queries, choices, scorer=Levenshtein.distance, workers=-1) if n else np.zeros(0)
-        ratios = process.cpdist(queries, choices, scorer=fuzz.ratio, workers=-1) if n else np.zeros(0)
-        return Pairs(app_idx, entry_idx,
-                     np.full(n, VIAS.index("fuzzy"), dtype=np.int64), np.asarray(edits, dtype=np.int64),
-                     np.asarray(ratios, dtype=np.float64))
+        edits, ratios = np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
+        for part, scorer, out in ((np.flatnonzero(zh), Levenshtein.distance, edits),
+                                  (np.flatnonzero(~zh), fuzz.ratio, ratios)):
+            if len(part):
+                out[part] = process.cpdist(cores[app_idx[part]].tolist(), self.reg.entry_core[entry_idx[part]].tolist(),
+                                           scorer=scorer, workers=-1)
+        return Pairs(app_idx, entry_idx, np.full(n, VIAS.index("fuzzy"), dtype=np.int64), edits, ratios)
 
     def _match_firm_names(self, apps: list[Applicant]) -> None:
         side = ApplicantSide([a.parsed for a in apps], [a.province for a in apps], [a.city for a in apps],
@@ -263,7 +274,7 @@ class Matcher:
         pairs = pairs.take(order)
         scored = Scored.concat([exact_scored, fuzzy_scored]).take(order)
         share = scored.share
-        bounds = np.searchsorted(pairs.app, np.arange(len(apps) + 1))
+        bounds = np.searchsorted(pairs.app, np.arange(len(apps) + 1)).tolist()
         firm_of = self.reg.entry_firm[pairs.entry].tolist()
         valid = (np.isnan(share) | (share > 0)).tolist()
         z = scored.z.tolist()
@@ -307,29 +318,42 @@ class Matcher:
         link = "former_name" if entry.kind == "former" else "direct"
         evidence = {"applicant": self._applicant_facts(app), "firm": self._firm_facts(firm),
                     "matched_variant": {"name": entry.raw, "variant": entry.kind, "via": VIAS[pairs.via[best]]},
-                    "features": _features(best, pairs, scored), "candidates": top3, "excluded": excluded}
+                    "features": _features(best, pairs, scored, *self._edits_and_ratio(app, entry.parsed.core, best,
+                                                                                      pairs)),
+                    "candidates": top3, "excluded": excluded}
         self._link(app, firm, score, decision, link, evidence)
         if decision == "auto":
             self.resolved[app.applicant_id] = firm
         self._subsidiaries(app, firm, score, decision)
 
+    @staticmethod
+    def _edits_and_ratio(app: Applicant, core: str, k: int, pairs: Pairs) -> tuple[int, float]:
+        """Edit distance and ratio of pair k, the one _fuzzy left out computed here (as cpdist gives it: the
+        ratio in float32)."""
+        edits, ratio = int(pairs.edits[k]), float(pairs.ratio[k])
+        if edits < 0:
+            edits = Levenshtein.distance(app.parsed.core, core)
+        if np.isnan(ratio):
+            ratio = float(np.float32(fuzz.ratio(app.parsed.core, core)))
+        return edits, ratio
+
     def _date_reason(self, app: Applicant, firm: int, entry_id: int) -> str:
         entry = self.reg.entries[entry_id]
-        est, end = self.reg.established[firm], self.reg.deregistered[firm]
-        first, last = app.dates[0], app.dates[-1]
-        if not np.isnat(est) and last < est:
+        est, end = self.established_iso[firm], self.deregistered_iso[firm]
+        days = app.dates.view(np.int64)  # sorted; an excluded pair always has filing dates
+        if est is not None and days[-1] < self.established_day[firm]:
             return f"firm established on {est}, after every filing of this applicant"
-        if not np.isnat(end) and first > end:
+        if end is not None and days[0] > self.deregistered_day[firm]:
             return f"firm ended ({self.reg.status[firm]}) on {end}, before every filing of this applicant"
         holder = self.reg.firm_ids[entry.taken_by] if entry.taken_by is not None else "another firm"
         return (f"former name {entry.raw} is held by {holder} since {entry.given_up_by}, "
                 "before every filing of this applicant")
 
     def _candidate_summary(self, k: int, score: float, pairs: Pairs, z: list[float]) -> dict:
-        entry = self.reg.entries[int(pairs.entry[k])]
-        return {"firm_id": self.reg.firm_ids[entry.firm], "name": self.reg.names[entry.firm],
-                "matched_name": entry.raw, "variant": entry.kind, "via": VIAS[pairs.via[k]], "score": round(score, 4),
-                "logit": round(z[k], 3)}
+        reg = self.reg
+        entry = reg.entries[int(pairs.entry[k])]
+        return {"firm_id": reg.firm_ids[entry.firm], "name": reg.names[entry.firm], "matched_name": entry.raw,
+                "variant": entry.kind, "via": VIAS[pairs.via[k]], "score": round(score, 4), "logit": round(z[k], 3)}
 
     def _firm_facts(self, firm: int) -> dict:
         status = self.reg.status[firm]
@@ -422,7 +446,7 @@ class Matcher:
         evidence = {"method": scoring.METHOD_VERSION, "decision_rule": _RULES[decision], **evidence}
         self.rows.append({"applicant_id": app.applicant_id, "firm_id": self.reg.firm_ids[firm],
                           "score": round(float(score), 6), "decision": decision, "link_type": link,
-                          "evidence": _evidence_json(evidence),
+                          "evidence": self._evidence(evidence),
                           "method_version": scoring.METHOD_VERSION})
 
     def _no_firm(self, app: Applicant, reason: str, top3: list[dict], excluded: list[dict] | None = None,
@@ -430,6 +454,9 @@ class Matcher:
         evidence = {"method": scoring.METHOD_VERSION, "reason": reason, "applicant": self._applicant_facts(app),
                     "candidates": top3, "excluded": (excluded or [])[:_EXCLUDED_SHOWN], **(extra or {})}
         self.rows.append({"applicant_id": app.applicant_id, "firm_id": None, "score": 0.0, "decision": "rejected",
-                          "link_type": "direct", "evidence": _evidence_json(evidence),
+                          "link_type": "direct", "evidence": self._evidence(evidence),
                           "method_version": scoring.METHOD_VERSION})
 
+    def _evidence(self, evidence: dict) -> str | bytes:
+        document = _evidence_json(evidence)
+        return document if self.evidence_as_bytes else document.decode()

@@ -10,36 +10,95 @@ after dropping n-grams so common they block nothing (科技, 技术 …).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from matching import geo
-from matching.normalize import ParsedName, parse_name
+from matching.normalize import ParsedName, normalize_name, parse_name
 
 ENTRY_KINDS = ("current", "former", "english")
 _MAX_GRAM_SHARE = 0.02  # n-grams in more than 2% of entries (min 200) do not block
 _CHUNK = 2048
 
 
-def _grams(text: str, script: str) -> list[str]:
-    if script == "zh":
-        return [f"z{text[i:i + 2]}" for i in range(len(text) - 1)] or [f"z{text}"]
-    padded = f" {text} "
-    return [f"e{padded[i:i + 3]}" for i in range(len(padded) - 2)]
+# n-grams as int64 codes of their code points (21 bits each): a Latin trigram is (a, b, c); a Chinese
+# bigram is (_ZH_BIGRAM, a, b), and a Chinese text shorter than two characters is (_ZH_SHORT, 0, a) or, when
+# empty, (_ZH_SHORT, _ZH_SHORT, 0). The markers are above the last code point, so no two n-grams share a code.
+_ZH_BIGRAM = 0x1FFFFF
+_ZH_SHORT = 0x1FFFFE
 
 
-def _distinct_grams(docs: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
-    """(doc number, gram) for each distinct gram of each doc, docs in order, grams in first-seen order."""
-    grams = [g for doc in docs for g in dict.fromkeys(doc)]
-    counts = [len(set(doc)) for doc in docs]
-    return np.repeat(np.arange(len(docs), dtype=np.int64), counts), np.array(grams, dtype=object)
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
 
 
-def _masked(core: str) -> list[str]:
-    return [f"{core[:i]}\x00{core[i + 1:]}" for i in range(len(core))]
+def _gram_codes(texts: list[str], zh: list[bool]) -> tuple[np.ndarray, np.ndarray]:
+    """(doc number, gram code) for each distinct n-gram of each doc: docs in order, n-grams in the order they
+    first occur in the doc (Chinese: character bigrams; Latin: trigrams of " text ")."""
+    is_zh = np.array(zh, dtype=bool)
+    written = [t if z else f" {t} " for t, z in zip(texts, zh, strict=True)]
+    lengths = np.fromiter(map(len, written), dtype=np.int64, count=len(written))
+    cp = np.concatenate([_code_points("".join(written)), np.zeros(2, dtype=np.int64)])
+    doc = np.repeat(np.arange(len(written), dtype=np.int64), lengths)
+    local = np.arange(len(doc), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    pos_zh, m = is_zh[doc], len(doc)
+    # the n-gram starting at each position, as (first, second, third) 21-bit fields
+    first_field = np.where(pos_zh, _ZH_BIGRAM, cp[:m])
+    second_field = np.where(pos_zh, cp[:m], cp[1:m + 1])
+    third_field = np.where(pos_zh, cp[1:m + 1], cp[2:m + 2])
+    grams = (first_field << 42) | (second_field << 21) | third_field
+    ends = local + np.where(pos_zh, 1, 2) < lengths[doc]
+    short = np.flatnonzero(is_zh & (lengths < 2))
+    first = np.cumsum(lengths) - lengths
+    short_grams = np.where(lengths[short] == 1, (_ZH_SHORT << 42) | cp[first[short]],
+                           (_ZH_SHORT << 42) | (_ZH_SHORT << 21))
+    doc = np.concatenate([doc[ends], short])
+    grams = np.concatenate([grams[ends], short_grams])
+    order = np.argsort(doc, kind="stable")
+    doc, grams = doc[order], grams[order]
+    once = ~pd.DataFrame({"doc": doc, "gram": grams}).duplicated().to_numpy()
+    return doc[once], grams[once]
+
+
+_BULK = 1 << 16  # names per pass of the array code below: its temporaries stay in the tens of MB
+
+
+def _name_grams(names: list[ParsedName]) -> tuple[np.ndarray, np.ndarray]:
+    """_gram_codes of the text each name is blocked on (its core, else its key)."""
+    rows, grams = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    for start in range(0, len(names), _BULK):
+        part = names[start:start + _BULK]
+        doc, gram = _gram_codes([p.core or p.key for p in part], [p.script == "zh" for p in part])
+        rows.append(doc + start)
+        grams.append(gram)
+    return np.concatenate(rows), np.concatenate(grams)
+
+
+_HASH_BASE = np.uint64(0x100000001B3)  # odd: powers stay distinct modulo 2**64
+_HASH_LENGTH = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _masked_hashes(cores: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """For each core and each position in it, a 64-bit hash of the core with that character masked:
+    (core number, hash), cores in order, positions in order. The hash is the polynomial of the code points
+    (the masked one counted as 0) plus the length, so one masked position costs one subtraction and every
+    process computes the same hashes."""
+    lengths = np.fromiter(map(len, cores), dtype=np.int64, count=len(cores))
+    owner = np.repeat(np.arange(len(cores), dtype=np.int64), lengths)
+    if not len(owner):
+        return owner, np.zeros(0, dtype=np.int64)
+    cp = _code_points("".join(cores)).astype(np.uint64)
+    starts = np.cumsum(lengths) - lengths
+    exponent = np.repeat(starts + lengths - 1, lengths) - np.arange(len(owner), dtype=np.int64)
+    powers = np.ones(int(lengths.max()), dtype=np.uint64)
+    powers[1:] = np.cumprod(np.full(len(powers) - 1, _HASH_BASE, dtype=np.uint64))  # B**k modulo 2**64
+    term = cp * powers[exponent]  # wraps modulo 2**64
+    whole = np.add.reduceat(term, starts[lengths > 0]) + lengths[lengths > 0].astype(np.uint64) * _HASH_LENGTH
+    masked = np.repeat(whole, lengths[lengths > 0]) - term
+    return owner, masked.view(np.int64)
 
 
 def _short_place(value: object) -> str | None:
@@ -112,7 +171,7 @@ class FirmRegister:
         state["entry_columns"] = (
             [e.firm for e in entries], [e.kind for e in entries], [e.raw for e in entries],
             [e.given_up_by for e in entries], [e.taken_by for e in entries],
-            *([getattr(e.parsed, f.name) for e in entries] for f in fields(ParsedName)),
+            *(zip(*(e.parsed for e in entries), strict=True) if entries else ([],) * len(ParsedName._fields)),
         )
         return state
 
@@ -186,24 +245,29 @@ class FirmRegister:
 
     def _entry_arrays(self) -> None:
         """Per-entry facts as arrays, for scoring candidate pairs in bulk (matching.pairs)."""
-        parsed = [e.parsed for e in self.entries]
-        self.entry_firm = np.array([e.firm for e in self.entries], dtype=np.int64)
-        self.entry_kind = np.array([ENTRY_KINDS.index(e.kind) for e in self.entries], dtype=np.int64)
-        self.entry_given_up = np.array([e.given_up_by if e.given_up_by is not None else np.datetime64("NaT")
-                                        for e in self.entries], dtype="datetime64[D]")
-        self.entry_core_len = np.array([len(p.core) for p in parsed], dtype=np.int64)
-        self.entry_brand_len = np.array([len(p.brand.replace(" ", "")) for p in parsed], dtype=np.int64)
-        self.entry_is_zh = np.array([p.script == "zh" for p in parsed], dtype=bool)
-        self.entry_core = np.array([p.core for p in parsed], dtype=object)
-        self.entry_city = [p.city for p in parsed]
-        self.entry_province = [p.province for p in parsed]
-        self.entry_legal = [p.legal_form for p in parsed]
+        entries = self.entries
+        n = len(entries)
+        _, core, brand, legal, province, city, script, _ = zip(*(e.parsed for e in entries), strict=True) if n else ([],) * 8
+        kinds = {kind: number for number, kind in enumerate(ENTRY_KINDS)}
+        self.entry_firm = np.fromiter((e.firm for e in entries), dtype=np.int64, count=n)
+        self.entry_kind = np.fromiter((kinds[e.kind] for e in entries), dtype=np.int64, count=n)
+        self.entry_given_up = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+        for e, entry in enumerate(entries):
+            if entry.given_up_by is not None:
+                self.entry_given_up[e] = entry.given_up_by
+        self.entry_core_len = np.fromiter(map(len, core), dtype=np.int64, count=n)
+        self.entry_brand_len = np.fromiter((len(b) - b.count(" ") for b in brand), dtype=np.int64, count=n)
+        self.entry_is_zh = np.fromiter((s == "zh" for s in script), dtype=bool, count=n)
+        self.entry_core = np.array(core, dtype=object)
+        self.entry_city = list(city)
+        self.entry_province = list(province)
+        self.entry_legal = list(legal)
 
     def _people_and_groups(self) -> None:
         self.by_legal_rep: dict[str, list[int]] = defaultdict(list)
         for i, rep in enumerate(self.firms["legal_representative"].tolist()):
             if isinstance(rep, str) and rep.strip():
-                self.by_legal_rep[parse_name(rep).key].append(i)
+                self.by_legal_rep[normalize_name(rep)].append(i)
         self.children: dict[int, list[int]] = defaultdict(list)
         for i, parent in enumerate(self.firms["parent_firm_id"].tolist()):
             if isinstance(parent, str) and parent in self.row_of:
@@ -211,29 +275,32 @@ class FirmRegister:
 
     # --- fuzzy blocking ----------------------------------------------------------------------
     def _build_gram_index(self) -> None:
-        docs = [_grams(e.parsed.core or e.parsed.key, e.parsed.script) for e in self.entries]
-        rows, grams = _distinct_grams(docs)
-        # codes in order of first appearance, not set order: the vocabulary is the same every run
+        rows, grams = _name_grams([e.parsed for e in self.entries])
+        n_docs = len(self.entries)
+        # columns in order of first appearance, not set order: the vocabulary is the same every run
         codes, uniques = pd.factorize(grams)
         df = np.bincount(codes, minlength=len(uniques))
-        cap = max(200, int(_MAX_GRAM_SHARE * len(docs)))
-        n = max(len(docs), 1)
+        cap = max(200, int(_MAX_GRAM_SHARE * n_docs))
+        n = max(n_docs, 1)
         kept = df <= cap
-        self.vocab = dict(zip(uniques[kept].tolist(), range(int(kept.sum())), strict=True))
+        # the vocabulary as gram codes sorted, with the column of each (a search, not a dict of millions of ints)
+        vocab_grams = uniques[kept]
+        sort = np.argsort(vocab_grams)
+        self.vocab_grams, self.vocab_columns = vocab_grams[sort], sort.astype(np.int64)
         self.idf = np.log((1 + n) / (1 + df[kept])) + 1.0
         column = np.cumsum(kept) - 1
-        self.entry_matrix = self._matrix(rows[kept[codes]], column[codes[kept[codes]]], len(docs)).T.tocsr()
+        self.entry_matrix = self._matrix(rows[kept[codes]], column[codes[kept[codes]]], n_docs).T.tocsr()
 
-    def _vectorise(self, docs: list[list[str]]) -> sp.csr_matrix:
-        rows, grams = _distinct_grams(docs)
-        cols = pd.Series(grams, dtype=object).map(self.vocab).to_numpy(dtype=np.float64, na_value=np.nan)
-        known = ~np.isnan(cols)
-        return self._matrix(rows[known], cols[known].astype(np.int64), len(docs))
+    def _vectorise(self, names: list[ParsedName]) -> sp.csr_matrix:
+        rows, grams = _name_grams(names)
+        at = np.minimum(np.searchsorted(self.vocab_grams, grams), max(len(self.vocab_grams) - 1, 0))
+        known = (self.vocab_grams[at] == grams) if len(self.vocab_grams) else np.zeros(len(grams), dtype=bool)
+        return self._matrix(rows[known], self.vocab_columns[at[known]], len(names))
 
     def _matrix(self, rows: np.ndarray, cols: np.ndarray, n_docs: int) -> sp.csr_matrix:
         """Rows of L2-normalised idf weights (each (row, column) pair given once)."""
         data = self.idf[cols] if len(cols) else np.zeros(0)
-        mat = sp.csr_matrix((data, (rows, cols)), shape=(n_docs, len(self.vocab)))
+        mat = sp.csr_matrix((data, (rows, cols)), shape=(n_docs, len(self.idf)))
         norms = np.sqrt(mat.multiply(mat).sum(axis=1)).A1
         norms[norms == 0] = 1.0
         return sp.diags(1.0 / norms) @ mat
@@ -243,7 +310,7 @@ class FirmRegister:
         out: list[list[int]] = []
         for start in range(0, len(names), _CHUNK):
             chunk = names[start:start + _CHUNK]
-            query = self._vectorise([_grams(p.core or p.key, p.script) for p in chunk])
+            query = self._vectorise(chunk)
             sims = (query @ self.entry_matrix).tocsr()
             for r in range(sims.shape[0]):
                 lo, hi = sims.indptr[r], sims.indptr[r + 1]
@@ -259,22 +326,39 @@ class FirmRegister:
     def _build_substitution_index(self) -> None:
         """Hashes of every Chinese core with one character masked: finds one-substitution typos
         (海光 -> 海明) that n-gram blocking misses when the typo hits a two-character trade name."""
-        hashes, owners = [], []
-        for e, entry in enumerate(self.entries):
-            core = entry.parsed.core
-            if entry.parsed.script == "zh" and len(core) >= 3:
-                for masked in _masked(core):
-                    hashes.append(hash(masked))
-                    owners.append(e)
-        order = np.argsort(np.array(hashes, dtype=np.int64), kind="stable")
-        self.sub_hashes = np.array(hashes, dtype=np.int64)[order]
-        self.sub_entries = np.array(owners, dtype=np.int64)[order]
+        zh_long = [e for e, entry in enumerate(self.entries)
+                   if entry.parsed.script == "zh" and len(entry.parsed.core) >= 3]
+        owners, hashed = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+        for start in range(0, len(zh_long), _BULK):
+            owner, hashes = _masked_hashes([self.entries[e].parsed.core for e in zh_long[start:start + _BULK]])
+            owners.append(owner + start)
+            hashed.append(hashes)
+        owner, hashes = np.concatenate(owners), np.concatenate(hashed)
+        order = np.argsort(hashes, kind="stable")
+        self.sub_hashes = hashes[order]
+        self.sub_entries = np.array(zh_long, dtype=np.int64)[owner[order]]
 
     def one_substitution(self, core: str) -> set[int]:
         """Entry ids whose core differs from `core` in exactly one position (or equals it)."""
-        if len(core) < 3 or not len(self.sub_hashes):
-            return set()
-        keys = np.array([hash(m) for m in _masked(core)], dtype=np.int64)
-        lo = np.searchsorted(self.sub_hashes, keys, side="left")
-        hi = np.searchsorted(self.sub_hashes, keys, side="right")
-        return {int(e) for a, b in zip(lo, hi, strict=True) for e in self.sub_entries[a:b]}
+        return self.one_substitutions([core])[0]
+
+    def one_substitutions(self, cores: list[str]) -> list[set[int]]:
+        """one_substitution for many cores: one sorted search per chunk of cores over all their masked hashes
+        (chunked because common cores hit thousands of entries, and all hits at once would take gigabytes)."""
+        found: list[set[int]] = [set() for _ in cores]
+        searched = [i for i, core in enumerate(cores) if len(core) >= 3]
+        if not searched or not len(self.sub_hashes):
+            return found
+        for start in range(0, len(searched), _CHUNK):
+            chunk = searched[start:start + _CHUNK]
+            owner, keys = _masked_hashes([cores[i] for i in chunk])
+            owner = np.array(chunk, dtype=np.int64)[owner]
+            lo = np.searchsorted(self.sub_hashes, keys, side="left")
+            hi = np.searchsorted(self.sub_hashes, keys, side="right")
+            hits = hi > lo
+            owner, lo, counts = owner[hits], lo[hits], (hi - lo)[hits]
+            # every (core, entry) hit as flat arrays: entry positions lo .. hi-1 of each hit key
+            flat = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+            for i, e in zip(np.repeat(owner, counts).tolist(), self.sub_entries[flat].tolist(), strict=True):
+                found[i].add(e)
+        return found

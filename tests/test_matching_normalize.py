@@ -62,6 +62,17 @@ def test_register_and_patent_spellings_meet(one, other):
     assert normalize_name(one) == normalize_name(other)
 
 
+@pytest.mark.parametrize("raw", [
+    "张伟", "欧阳娜娜", "張偉",  # people (legal representatives); a traditional name is converted
+    "王二集团", "李四公司",  # short names ending in a legal form lose it
+    "北京小明", "北京市华兴科技",  # a leading place stays in the key
+    "华为技术有限公司北京分公司", "王 伟", "Li Wei", "",
+])
+def test_key_of_a_short_han_name_is_the_parsed_key(raw):
+    # legal representatives are keyed without a full parse when the name is plain simplified Han characters
+    assert normalize_name(raw) == parse_name(raw).key
+
+
 def test_initials_join_without_swallowing_words():
     assert normalize_name("A. J. T. Systems, Inc.") == "ajt systems"
     assert normalize_name("Sport Helmets II, Inc.") == "sport helmets ii"  # two letters are a word

@@ -304,3 +304,22 @@ def test_filings_keep_positions_among_named_applicants_and_their_own_addresses(t
     assert first["position"].tolist() == [1, 2]
     assert first["raw_name"].tolist() == ["深圳市华兴智能科技有限公司", "李娜"]
     assert first["address"].iloc[0] == "广东省深圳市南山区科技路8号" and pd.isna(first["address"].iloc[1])
+
+
+def test_register_finds_names_one_character_apart_and_only_those():
+    from matching.normalize import parse_name
+    from matching.register import FirmRegister
+
+    register = FirmRegister(firms_frame())
+    core = parse_name(register.firms["name"][0]).core  # 华兴智能科技
+    typo = core[:-1] + "甲"
+    two_typos = "乙" + typo[1:]
+    found = register.one_substitutions([typo, two_typos, core[:2], core])
+
+    def firms(entries: set[int]) -> set[int]:
+        return {register.entries[e].firm for e in entries}
+
+    assert 0 in firms(found[0])  # one character changed: the firm is found
+    assert 0 not in firms(found[1])  # two changed: it is not
+    assert found[2] == set()  # under three characters nothing is searched
+    assert 0 in firms(found[3]) and found[3] == register.one_substitution(core)  # batch = one by one
