@@ -75,11 +75,12 @@ def graph_contents(workspace: Workspace) -> dict[str, list]:
 
 
 # Saved queries whose answer has one fixed order, lists included: compared row for row.
-FIXED_ORDER_QUERIES = {"group_subsidiaries_nodes"}
+FIXED_ORDER_QUERIES = {"group_subsidiaries_nodes", "firm_patents_and_nodes", "firm_profile", "cited_firms_of_firm",
+                       "node_patents_unresolved"}
 
 
 def catalog_answers(workspace: Workspace) -> dict[str, list]:
-    """Each saved query's rows; lists from collect() compared as sets (their order is the storage order)."""
+    """Each saved query's rows; the other queries' lists compared as sets (their order is the storage order)."""
     def unordered(row: list) -> str:
         return repr([sorted(map(repr, v)) if isinstance(v, list) else v for v in row])
 
