@@ -300,6 +300,7 @@ def test_an_unreachable_neo4j_server_is_a_clear_cypher_error():
 @pytest.mark.slow  # the driver retries for about a minute before giving up
 def test_cli_says_clearly_when_neo4j_is_unreachable(graph_root, tmp_path, monkeypatch):
     monkeypatch.setenv("NEO4J_URI", "neo4j://127.0.0.1:1")
+    monkeypatch.setenv("NEO4J_RETRY_SECONDS", "1")  # the default retries 30 s before giving up
     config = _config(tmp_path / "patentgraph.toml", backend='"neo4j"')
     result = cli(graph_root, "RETURN 1", config=config)
     assert result.exit_code in (1, 2)
