@@ -157,10 +157,9 @@ def review(
         queue = _guard(lambda: review_queue(state.workspace))
         shown = queue.head(limit)
         # the ids are what a reviewer types back: never cut them, let the names wrap instead
-        ids = [Column(title, no_wrap=True, min_width=max([len(title), *map(len, shown[key].astype(str))]))
-               for title, key in (("applicant_id", "applicant_id"), ("firm_id", "firm_id"))]
         folded = [Column(title, overflow="fold") for title in ("applicant", "type", "candidate firm", "status")]
-        table = Table(ids[0], folded[0], folded[1], ids[1], folded[2], folded[3], "score",
+        table = Table(_uncut_column("applicant_id", shown["applicant_id"]), folded[0], folded[1],
+                      _uncut_column("firm_id", shown["firm_id"]), folded[2], folded[3], "score",
                       Column("link", overflow="fold"), box=None)
         for row in shown.itertuples():
             table.add_row(row.applicant_id, row.applicant, row.applicant_type, row.firm_id, row.firm,
@@ -252,8 +251,8 @@ def rank_sensitivity(
     card = _guard(lambda: load_scorecard(scorecard))
     table = _guard(lambda: sensitivity(state.workspace, chain, node, changes, card, top))
     names = state.workspace.read_df("firms", ["firm_id", "name"]).set_index("firm_id")["name"]
-    shown = Table(Column("firm", overflow="fold"), Column("credit code", no_wrap=True, min_width=18), "rank before",
-                  "rank after", "score before", "score after", "move", box=None)  # a code is never cut
+    shown = Table(Column("firm", overflow="fold"), _uncut_column("credit code", table["firm_id"]), "rank before",
+                  "rank after", "score before", "score after", "move", box=None)
     for row in table.itertuples():
         shown.add_row(str(names.get(row.firm_id, "")), row.firm_id, _rank_text(row.rank_before),
                       _rank_text(row.rank_after), _score_text(row.score_before), _score_text(row.score_after), row.move)
@@ -261,6 +260,11 @@ def rank_sensitivity(
     moved_in, moved_out = (table["move"] == "in").sum(), (table["move"] == "out").sum()
     console.print(f"{', '.join(f'{k}={v}' for k, v in changes.items())}: {moved_in} firms move into the top {top},"
                   f" {moved_out} move out, {table['move'].str.startswith(('up', 'down')).sum()} change place")
+
+
+def _uncut_column(title: str, values) -> Column:
+    """A column as wide as its longest value: ids a user types back are never cut; other columns fold instead."""
+    return Column(title, no_wrap=True, min_width=max([len(title), *(len(str(v)) for v in values)]))
 
 
 def _rank_text(value: float) -> str:

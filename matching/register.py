@@ -41,9 +41,10 @@ def _gram_codes(texts: list[str], zh: list[bool]) -> tuple[np.ndarray, np.ndarra
     is_zh = np.array(zh, dtype=bool)
     written = [t if z else f" {t} " for t, z in zip(texts, zh, strict=True)]
     lengths = np.fromiter(map(len, written), dtype=np.int64, count=len(written))
+    starts = np.cumsum(lengths) - lengths
     cp = np.concatenate([_code_points("".join(written)), np.zeros(2, dtype=np.int64)])
     doc = np.repeat(np.arange(len(written), dtype=np.int64), lengths)
-    local = np.arange(len(doc), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    local = np.arange(len(doc), dtype=np.int64) - np.repeat(starts, lengths)
     pos_zh, m = is_zh[doc], len(doc)
     # the n-gram starting at each position, as (first, second, third) 21-bit fields
     first_field = np.where(pos_zh, _ZH_BIGRAM, cp[:m])
@@ -52,8 +53,7 @@ def _gram_codes(texts: list[str], zh: list[bool]) -> tuple[np.ndarray, np.ndarra
     grams = (first_field << 42) | (second_field << 21) | third_field
     ends = local + np.where(pos_zh, 1, 2) < lengths[doc]
     short = np.flatnonzero(is_zh & (lengths < 2))
-    first = np.cumsum(lengths) - lengths
-    short_grams = np.where(lengths[short] == 1, (_ZH_SHORT << 42) | cp[first[short]],
+    short_grams = np.where(lengths[short] == 1, (_ZH_SHORT << 42) | cp[starts[short]],
                            (_ZH_SHORT << 42) | (_ZH_SHORT << 21))
     doc = np.concatenate([doc[ends], short])
     grams = np.concatenate([grams[ends], short_grams])
