@@ -82,13 +82,13 @@ def patent_batch(fields: dict[str, list[pa.Array]], header_of: Callable[[str], s
     checks.append(("publication_number", number_reasons))
     granted = parsed("grant_date", nz.parse_date, pa.date32())
     published = parsed("publication_date", nz.parse_date, pa.date32())
-    def codes(name: str, source: str = "") -> pa.Array:
-        values, reasons = classification_lists(column(source or name), drop_repeats=False)  # dropped below
-        checks.append((name, _prefix(reasons, header_of(source or name))))
-        return values
+    def codes(name: str, source: str = "") -> _Distinct:
+        cells = _distinct_codes(column(source or name), drop_repeats=False)  # dropped once joined, below
+        checks.append((name, _prefix(cells.per_row(cells.reasons), header_of(source or name))))
+        return cells
 
-    ipc = _concat_lists(codes("ipc", "main_ipc"), codes("ipc"))
-    cpc = _concat_lists(codes("cpc", "main_cpc"), codes("cpc"))
+    ipc = (codes("ipc", "main_ipc"), codes("ipc"))
+    cpc = (codes("cpc", "main_cpc"), codes("cpc"))
     applications, application_reasons = application_numbers(column("application_number"))
     checks.append(("application_number", _prefix(application_reasons, header_of("application_number"))))
     application_dates = parsed("application_date", nz.parse_date, pa.date32())
@@ -119,8 +119,8 @@ def patent_batch(fields: dict[str, list[pa.Array]], header_of: Callable[[str], s
         "application_date": accepted(application_dates),
         "publication_date": accepted(pc.coalesce(published, granted)),
         "grant_date": accepted(granted),
-        "ipc": _dedupe_lists(accepted(ipc)),
-        "cpc": _dedupe_lists(accepted(cpc)),
+        "ipc": _joined_codes(*ipc, keep),
+        "cpc": _joined_codes(*cpc, keep),
         "applicants": split_multi(accepted(column("applicants"))),
         "applicant_addresses": split_multi(accepted(column("applicant_addresses"))),
         "inventors": split_multi(accepted(column("inventors"))),
@@ -277,22 +277,46 @@ def classification_lists(values: pa.Array, drop_repeats: bool = True) -> tuple[p
     per-value parser, whose memo cannot help when nearly every patent's combination of codes is new.
     `drop_repeats=False` leaves a repeated canonical code in its list, for a caller that drops
     repeats itself later (it costs as much as the split).
-    Each distinct cell is read once: exports repeat a main class on thousands of rows.
     """
+    cells = _distinct_codes(values, drop_repeats)
+    return cells.per_row(cells.lists), cells.per_row(cells.reasons)
+
+
+@dataclass
+class _Distinct:
+    """Results per distinct cell of a column, and which distinct cell each row holds."""
+
+    rows: np.ndarray
+    lists: pa.Array
+    reasons: pa.Array
+
+    def per_row(self, values: pa.Array) -> pa.Array:
+        if values.null_count == len(values):
+            return pa.nulls(len(self.rows), values.type)
+        return values.take(pa.array(self.rows))
+
+
+def _distinct_codes(values: pa.Array, drop_repeats: bool) -> _Distinct:
+    """`classification_lists` per distinct cell: exports repeat a main class on thousands of rows."""
     encoded = pc.dictionary_encode(values, null_encoding="encode")
-    distinct = encoded.dictionary
+    distinct, rows = encoded.dictionary, encoded.indices.to_numpy()
     ready = _matches(distinct, _CANONICAL_CODES)
     if pc.all(ready).as_py():
-        return _split_codes(distinct, drop_repeats).take(encoded.indices), pa.nulls(len(values), pa.string())
+        return _Distinct(rows, _split_codes(distinct, drop_repeats), pa.nulls(len(distinct), pa.string()))
     rest = pc.invert(ready)
     parsed, reasons = by_distinct_value(distinct.filter(rest), nz.classification_codes, _STRS)
     mask = rest.to_numpy(zero_copy_only=False)
     done = _split_codes(distinct.filter(ready), drop_repeats)
-    reasons = _scatter(pa.nulls(len(done), pa.string()), reasons, mask)
-    lists = _scatter(done, parsed, mask).take(encoded.indices)
-    if reasons.null_count == len(reasons):
-        return lists, pa.nulls(len(values), pa.string())
-    return lists, reasons.take(encoded.indices)
+    return _Distinct(rows, _scatter(done, parsed, mask), _scatter(pa.nulls(len(done), pa.string()), reasons, mask))
+
+
+def _joined_codes(main: _Distinct, full: _Distinct, keep: np.ndarray) -> pa.Array:
+    """The kept rows' main class then full list, repeats dropped: built once per distinct pair of cells."""
+    pairs = main.rows[keep].astype(np.int64) * len(full.lists) + full.rows[keep]
+    distinct, rows = np.unique(pairs, return_inverse=True)
+    joined = _concat_lists(main.lists.take(pa.array(distinct // len(full.lists))),
+                           full.lists.take(pa.array(distinct % len(full.lists))))
+    return _dedupe_lists(joined).take(pa.array(rows))
 
 
 def _split_codes(values: pa.Array, drop_repeats: bool) -> pa.Array:
@@ -322,12 +346,25 @@ def _with_cn(numbers: pa.Array) -> pa.Array:
 def split_multi(values: pa.Array) -> pa.Array:
     """`normalize.split_multi` over a cleaned column: lists split on `;` `；` newline `|`, never commas.
 
-    Names repeat down a file, so each distinct cell is split once.
+    Names repeat down a file, so each distinct cell is split once; a column whose cells are nearly
+    all different (inventors) is split as it is, as the dictionary would cost more than it saves.
     """
+    if _mostly_distinct(values):
+        parts = _split(values, _LIST_SEPARATORS)
+        return _rebuild_lists(len(values), pc.list_parent_indices(parts), clean(pc.list_flatten(parts)))
     encoded = pc.dictionary_encode(values, null_encoding="encode")
     parts = _split(encoded.dictionary, _LIST_SEPARATORS)
     items = clean(pc.list_flatten(parts))
     return _rebuild_lists(len(encoded.dictionary), pc.list_parent_indices(parts), items).take(encoded.indices)
+
+
+_SAMPLE_ROWS = 256
+
+
+def _mostly_distinct(values: pa.Array) -> bool:
+    """Whether nine in ten of the first rows differ from each other (only decides how to split, never what)."""
+    sample = values.slice(0, _SAMPLE_ROWS)
+    return pc.count_distinct(sample, mode="all").as_py() > 0.9 * len(sample)
 
 
 def citations(values: pa.Array) -> tuple[pa.Array, pa.Array]:

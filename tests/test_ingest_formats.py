@@ -15,7 +15,8 @@ import pytest
 from conftest import shared_data
 
 from graph.workspace import Workspace
-from ingest import IngestError, generate, headers, ingest_firms, ingest_patents, records, sources
+from ingest import IngestError, columnar, generate, headers, ingest_firms, ingest_patents, records, sources
+from ingest import normalize as nz
 from ingest.columnar import patent_batch
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "ingest"
@@ -138,6 +139,16 @@ def test_arrow_trimming_strips_exactly_what_python_strip_does():
     values = [chr(c) + "x" + chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
     trimmed = pc.utf8_trim_whitespace(pa.array(values)).to_pylist()
     assert [v for v, t in zip(values, trimmed, strict=True) if v.strip() != t] == []
+
+
+@pytest.mark.parametrize("distinct", [True, False])  # cells nearly all different (inventors), or a few over and over
+def test_lists_split_column_wise_as_the_row_builder_splits_them(distinct):
+    cells = ["张三；李四 | 王五\n赵六;", "Foo, Inc.; Bar Co., Ltd.", "甲;;乙", " 丙 ；- ; 丁\r\n戊", "己|"]
+    column = [None if i % 20 == 7 else "无" if i % 20 == 9 else cells[i % 5] + (str(i) if distinct else "")
+              for i in range(600)]
+    values = columnar.clean(pa.array(column, pa.string()))
+    assert columnar._mostly_distinct(values) == distinct
+    assert columnar.split_multi(values).to_pylist() == [nz.split_multi(cell) for cell in column]
 
 
 def test_column_path_equals_the_row_builder_on_generated_exports(tmp_path):
