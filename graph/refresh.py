@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -438,13 +439,33 @@ def _no_changes() -> pd.DataFrame:
 
 
 def change_report(before: _Tables, after: _Tables, rank_move: int = 5, top: int = 20) -> pd.DataFrame:
-    """New and dropped targets (with why), rank moves (see `_rank_moved`), changed matches."""
+    """New and dropped targets (with why), rank moves (see `_rank_moved`), changed matches.
+
+    The tables are joined and compared in Arrow; pandas sees only the rows reported. Rows come in
+    the order of a pandas outer merge (by chain, node, firm) before the final sort, which is stable.
+    """
     key = ["chain_id", "node_id", "firm_id"]
-    joined = before.scores.merge(after.scores, on=key, how="outer", suffixes=("_before", "_after"), indicator="presence")
-    names = pd.concat([before.firms, after.firms]).drop_duplicates("firm_id", keep="last").set_index("firm_id")["name"]
-    status_after = after.firms.set_index("firm_id")["status"]
+    joined = _arrow(before.scores, _SCORE_TYPES).join(
+        _arrow(after.scores, _SCORE_TYPES), keys=key, join_type="full outer", left_suffix="_before",
+        right_suffix="_after", coalesce_keys=True)
+    new = pc.is_null(joined.column("rank_before")).to_numpy(zero_copy_only=False)
+    dropped = pc.is_null(joined.column("rank_after")).to_numpy(zero_copy_only=False)
+    both = ~(new | dropped)
+    tier_changed = pc.fill_null(pc.not_equal(joined.column("tier_before"), joined.column("tier_after")), False)
+    ranks = [joined.column(f"rank_{when}").to_numpy(zero_copy_only=False).astype(np.float64)
+             for when in ("before", "after")]
+    moved = both & _rank_moved(*ranks, tier_changed.to_numpy(zero_copy_only=False), rank_move, top)
+    joined = joined.filter(pa.array(new | dropped | moved)).to_pandas()
+    joined = joined.sort_values(key, kind="stable", ignore_index=True)
+    new, dropped = joined["rank_before"].isna(), joined["rank_after"].isna()
+    moved = ~(new | dropped)
+
+    reported = set(joined["firm_id"])
+    firms = pd.concat([frame[frame["firm_id"].isin(reported)] for frame in (before.firms, after.firms)])
+    names = firms.drop_duplicates("firm_id", keep="last").set_index("firm_id")["name"]
+    status_after = after.firms[after.firms["firm_id"].isin(reported)].set_index("firm_id")["status"]
     accepted = after.matches[after.matches["decision"].isin(("auto", "manual"))]
-    still_linked = set(accepted["firm_id"].dropna())
+    still_linked = set(accepted.loc[accepted["firm_id"].isin(reported), "firm_id"])
 
     def why_dropped(firm_id: str) -> str:
         status = status_after.get(firm_id)
@@ -459,27 +480,24 @@ def change_report(before: _Tables, after: _Tables, rank_move: int = 5, top: int 
     joined["firm"] = joined["firm_id"].map(names)
     joined["reason"] = None
     joined["change"] = None
-    new = joined["presence"] == "right_only"
     joined.loc[new, ["change", "reason"]] = ["new_targets", "newly ranked in the node"]
-    dropped = joined["presence"] == "left_only"
     joined.loc[dropped, "change"] = "dropped_targets"
     joined.loc[dropped, "reason"] = [why_dropped(firm_id) for firm_id in joined.loc[dropped, "firm_id"]]
-    both = joined["presence"] == "both"
-    moved = both & _rank_moved(joined, rank_move, top)
     joined.loc[moved, "change"] = "rank_moves"
     joined.loc[moved, "reason"] = [
         _move_reason(int(b), int(a), tb, ta, top) for b, a, tb, ta in
         zip(*(joined.loc[moved, c] for c in ("rank_before", "rank_after", "tier_before", "tier_after")), strict=True)]
-    joined = joined.drop(columns=["tier_before", "tier_after"])
-    scores = joined[joined["change"].notna()].drop(columns="presence")
+    scores = joined.drop(columns=["tier_before", "tier_after"])
 
     # matches: only applicants present before and after whose set of links differs
     links = ["applicant_id", "firm_id", "decision", "link_type"]
-    old = before.matches[links].assign(firm_id=lambda f: f["firm_id"].fillna("")).drop_duplicates()
-    new_links = after.matches[links].assign(firm_id=lambda f: f["firm_id"].fillna("")).drop_duplicates()
-    differ = old.merge(new_links, on=links, how="outer", indicator=True)
-    differ = differ.loc[differ["_merge"] != "both", "applicant_id"]
-    changed = sorted(set(differ) & set(old["applicant_id"]) & set(new_links["applicant_id"]))
+    old = before.matches[links].assign(firm_id=lambda f: f["firm_id"].fillna(""))
+    new_links = after.matches[links].assign(firm_id=lambda f: f["firm_id"].fillna(""))
+    (old_ids, old_rows), (new_ids, new_rows) = _link_rows(old), _link_rows(new_links)
+    differ = pc.unique(pa.concat_arrays([old_ids.filter(pc.invert(pc.is_in(old_rows, value_set=new_rows))),
+                                         new_ids.filter(pc.invert(pc.is_in(new_rows, value_set=old_rows)))]))
+    changed = sorted(differ.filter(pc.and_(pc.is_in(differ, value_set=old_ids),
+                                           pc.is_in(differ, value_set=new_ids))).to_pylist())
     old_by = old[old["applicant_id"].isin(changed)].groupby("applicant_id").apply(_link_set, include_groups=False)
     new_by = new_links[new_links["applicant_id"].isin(changed)].groupby("applicant_id").apply(
         _link_set, include_groups=False)
@@ -493,16 +511,30 @@ def change_report(before: _Tables, after: _Tables, rank_move: int = 5, top: int 
     return report.sort_values(["change", "chain_id", "node_id", "rank_after", "applicant_id"], na_position="last")
 
 
-def _rank_moved(joined: pd.DataFrame, rank_move: int, top: int) -> pd.Series:
+_SCORE_TYPES = {"chain_id": pa.string(), "node_id": pa.string(), "firm_id": pa.string(), "rank": pa.int64(),
+                "score": pa.float64(), "tier": pa.string()}
+
+
+def _arrow(frame: pd.DataFrame, types: dict[str, pa.DataType]) -> pa.Table:
+    return pa.Table.from_pandas(frame[list(types)], schema=pa.schema(types), preserve_index=False)
+
+
+def _link_rows(links: pd.DataFrame) -> tuple[pa.Array, pa.Array]:
+    """The applicant ids, and each link row as one string (fields joined by a unit separator) to compare rows."""
+    columns = [column.combine_chunks() for column in _arrow(links, dict.fromkeys(links.columns, pa.string())).columns]
+    rows = pc.binary_join_element_wise(*columns, "\x1f", null_handling="replace", null_replacement="\x00")
+    return columns[links.columns.get_loc("applicant_id")], rows
+
+
+def _rank_moved(before: np.ndarray, after: np.ndarray, tier_changed: np.ndarray, rank_move: int,
+                top: int) -> np.ndarray:
     """Moves a marketer acts on: into or out of the top `top`, a tier change, or a large move.
 
     A large move is at least `rank_move` places and at least RANK_MOVE_SHARE of the earlier rank:
     3 → 8 is one, 5,000 → 5,100 in a node of 12,000 firms is not.
     """
-    before, after = joined["rank_before"], joined["rank_after"]
-    places = (after - before).abs()
+    places = np.abs(after - before)
     crossed_top = (before <= top) != (after <= top)
-    tier_changed = joined["tier_before"] != joined["tier_after"]
     large = (places >= rank_move) & (places >= RANK_MOVE_SHARE * before)
     return crossed_top | tier_changed | large
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from graph.config import Settings
@@ -171,3 +172,29 @@ def test_an_interrupted_refresh_whose_inputs_are_gone_says_how_to_go_on(tmp_path
     assert f"delete {root / 'refresh' / 'current.json'}" in said
     (root / "refresh" / "current.json").unlink()
     assert _cli_refresh(root, inputs).returncode == 0
+
+
+def test_reclassifying_patents_spread_over_row_groups_gives_the_full_classification(tmp_path, inputs):
+    """The incremental classify reads only the row groups holding changed patents: here some in the middle, some last."""
+    import pyarrow.compute as pc
+
+    from graph import pipeline
+    from industry_chains.classify import classify_changed
+
+    ws = Workspace(tmp_path)
+    pipeline.ingest(ws, inputs.patent_files, inputs.firm_files)
+    patents = ws.read("patents")
+    with ws.writer("patents", "20260101T000000Z-test-groups") as out:
+        for offset in range(0, patents.num_rows, 40):  # one row group per write
+            out.write(patents.slice(offset, 40))
+    pipeline.classify(ws)
+    full = ws.read("node_patents")
+    numbers = patents.column("publication_number").to_pylist()
+    changed = {*numbers[40:60], numbers[120], *numbers[-3:]}  # 40 and 120 open their row groups
+    assert len(set(full.column("publication_number").to_pylist()) & changed) >= 5  # they are in some nodes
+    # their rows gone, as if they were new: the incremental run must put them back where a full run has them
+    ws.write("node_patents", full.filter(pc.invert(pc.is_in(full.column("publication_number"),
+                                                            value_set=pa.array(sorted(changed))))), "20260101T000000Z-x")
+    report = classify_changed(ws, "20260101T000001Z-classify-test", changed)
+    assert report.patents_read == len(changed)
+    assert ws.read("node_patents").equals(full)
