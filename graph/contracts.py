@@ -174,6 +174,27 @@ MATCHES = Contract(
     ),
 )
 
+NAME_PARSES = Contract(
+    name="name_parses",
+    version=1,
+    key=("raw",),
+    description="Each firm register entry's and applicant's name parsed (matching.normalize.parse_name), so a "
+                "refresh parses only names it has not seen; rows from other parsing code are ignored.",
+    schema=_schema(
+        ("raw", _str, False),
+        ("key", _str, False),
+        ("core", _str, False),
+        ("brand", _str, False),
+        ("legal_form", _str, False),
+        ("province", _str),
+        ("city", _str),
+        ("script", _str, False),
+        ("branch_of", _str),
+        ("parser", _str, False),  # digest of the parsing code the row was made with
+    ),
+    no_dictionary=frozenset({"raw", "key", "core", "brand"}),
+)
+
 TECH_NODES = Contract(
     name="tech_nodes",
     version=1,
@@ -295,6 +316,7 @@ CONTRACTS: dict[str, Contract] = {
         APPLICANTS,
         FILINGS,
         MATCHES,
+        NAME_PARSES,
         TECH_NODES,
         SUPPLY_LINKS,
         NODE_PATENTS,

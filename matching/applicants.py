@@ -13,6 +13,7 @@ once, each distinct address located once, and filings are grouped by (name code,
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,7 @@ import pandas as pd
 from graph.workspace import Quarantine
 from matching import geo
 from matching.classify import classify_applicant
-from matching.normalize import parse_name
+from matching.normalize import ParsedName, parse_name
 
 
 def applicant_id(key: str, province: str | None, city: str | None) -> str:
@@ -113,10 +114,12 @@ def _lookup(table: np.ndarray, codes: np.ndarray, missing: int = -1) -> np.ndarr
     return np.append(table, missing)[codes]
 
 
-def build_applicants(patents: pd.DataFrame, quarantine: Quarantine) -> Applicants:
+def build_applicants(patents: pd.DataFrame, quarantine: Quarantine,
+                     parse: Callable[[str], ParsedName] = parse_name) -> Applicants:
+    """parse: parse_name, or one answering from kept parses (matching.register.parse_with)."""
     rows = _explode(patents, quarantine)
     raw_code, raws = _codes(rows.raw)
-    parsed = [parse_name(r) for r in raws]
+    parsed = [parse(r) for r in raws]
     kinds = [classify_applicant(r) for r in raws]
     keys = [p.key or r for p, r in zip(parsed, raws, strict=True)]
 

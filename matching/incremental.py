@@ -4,20 +4,21 @@ Affected applicants:
 
 * every applicant on a new or changed patent, and the applicants those patents had before;
 * applicants whose candidate firms changed: a firm row differs from the snapshot (new firm, rename,
-  status or any other field). Found in reverse from the changed firms' names (current, former,
-  English; before and after): equal key, equal core, branch of the key, n-gram neighbours
-  through the matcher's own candidate search on the new register (exact key, core, branch; and
-  n-gram block, one-substitution neighbours and same registered address for the applicants the
-  matcher may search fuzzily: all but those linked through an exact candidate in a compatible
-  region); applicants whose stored
-  links or evidence name a changed firm; people who are legal representative of one; group
-  applicants linked to a changed firm's parent;
+  status or any other field). Those the matcher's own candidate search meets a changed firm in
+  (exact key, core, branch; and n-gram block, one-substitution neighbours and same registered
+  address for the applicants the matcher may search fuzzily: all but those linked through an
+  exact candidate in a compatible region), found from the changed firms' side: their entries'
+  keys, cores and masked hashes select applicants by set membership, and the n-gram block runs
+  only for applicants near a changed entry. Also applicants whose stored links or evidence name a
+  changed firm; people who are legal representative of one; group applicants linked to a changed
+  firm's parent;
 * applicants named in the review decisions file (decisions are applied first, as in a full run);
 * people filing with any applicant above (their link goes through co-applicants' firms).
 
 An affected applicant is rebuilt from all the filings with its normalised name (so its location,
 variants and dates are the full run's) and matched against the whole register; every other row
-is kept. Tables come out in the order a full run writes them.
+is kept. Tables come out in the order a full run writes them. Names are parsed once per workspace:
+the parses are kept in `name_parses` (matching/register.py) and brought up to date here.
 
 Limits (by design): the register's n-gram weights depend on every firm, so a registry change
 shifts every cosine slightly, and an applicant none of whose candidates is a changed firm but
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,15 +45,24 @@ from matching import geo
 from matching.applicants import Applicants, build_applicants
 from matching.decisions import load_reviews
 from matching.matcher import FIRM_TYPES, Matcher
-from matching.normalize import parse_name
-from matching.register import FirmRegister
+from matching.normalize import ParsedName
+from matching.pipeline import no_cycle_collection
+from matching.register import (
+    FirmRegister,
+    _masked_hashes,
+    entry_names,
+    load_parses,
+    parse_with,
+    save_parses,
+)
 from matching.scoring import METHOD_VERSION
 
 STAGE = "matching"
 _PATENT_COLUMNS = ["publication_number", "applicants", "applicant_addresses", "application_date", "source_file",
                    "source_position"]
 _MATCH_COLUMNS = ["applicant_id", "firm_id", "score", "decision", "link_type", "evidence", "method_version"]
-_REVERSE_MIN_COSINE = 0.2
+_BLOCK_MIN_COSINE = 0.35  # FirmRegister.block's default, as the matcher calls it
+_COSINE_MARGIN = 1e-6
 
 
 @dataclass
@@ -70,46 +81,74 @@ class IncrementalMatchReport:
 
 
 def changed_firm_ids(before: pd.DataFrame, after: pd.DataFrame) -> set[str]:
-    """Firms that are new, gone, or whose row differs in any field."""
-    old, new = before.set_index("firm_id"), after.set_index("firm_id")
-    both = old.index.intersection(new.index)
-    old, new_both = old.loc[both], new.loc[both]
-    differs = np.zeros(len(both), dtype=bool)
-    for column in (c for c in new.columns if c in old.columns):
-        differs |= _plain(old[column]) != _plain(new_both[column])
-    return set(both[differs]) | set(before["firm_id"]).symmetric_difference(set(after["firm_id"]))
+    """Firms that are new, gone, or whose row differs in any field (compared column by column in Arrow)."""
+    old, new = (pa.Table.from_pandas(frame, preserve_index=False) for frame in (before, after))
+    old_ids, new_ids = (table.column("firm_id").combine_chunks().cast(pa.large_string()) for table in (old, new))
+    old_row = pc.index_in(new_ids, value_set=old_ids)  # each new row's row in `before`, null when new
+    in_both = pc.is_valid(old_row)
+    old, new = old.take(old_row.filter(in_both)), new.filter(in_both)
+    differs = np.zeros(new.num_rows, dtype=bool)
+    for column in (c for c in new.column_names if c in old.column_names and c != "firm_id"):
+        differs |= pc.not_equal(_plain(old.column(column)), _plain(new.column(column))).to_numpy(
+            zero_copy_only=False)
+    both = set(new_ids.filter(in_both).filter(pa.array(differs)).to_pylist())
+    return both | set(old_ids.to_pylist()).symmetric_difference(new_ids.to_pylist())
 
 
-def _plain(values: pd.Series) -> np.ndarray:
-    """A column as comparable text, whatever its dtype (int 130 == float 130.0, NaN == None)."""
-    if values.dtype == object and values.map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any():
-        return values.map(lambda v: "\x1f".join(map(str, v)) if v is not None else "-").to_numpy(dtype=object)
-    if pd.api.types.is_numeric_dtype(values):
-        return values.astype("float64").fillna(np.inf).astype(str).to_numpy(dtype=object)
-    return values.astype(object).where(values.notna(), "-").astype(str).to_numpy(dtype=object)
+def _plain(values: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """A column as comparable values, whatever its type: numbers as floats (int 130 == float 130.0, a missing
+    one as infinity), lists as their items joined, anything else as text; a missing value as "-"."""
+    kind = values.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        numbers = values.to_numpy().astype("float64")  # nulls come out as NaN
+        return pa.array(np.where(np.isnan(numbers), np.inf, numbers))
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        values = pc.binary_join(values, "\x1f")
+    return pc.fill_null(values.cast(pa.large_string()), "-")
 
 
 def rematch(workspace: Workspace, run_id: str, changed_patents: set[str], firms_before: pd.DataFrame
             ) -> IncrementalMatchReport:
-    """Re-match the applicants affected by `changed_patents` and by firm rows differing from `firms_before`."""
+    """Re-match the applicants affected by `changed_patents` and by firm rows differing from `firms_before`.
+
+    One process: indexing the register in a forked child, as the full match does, took 73 cpu s at 1M
+    against 56 (the index is pickled back; docs/performance.md, "Incremental match")."""
     started = time.perf_counter()
-    firms = workspace.read_df("firms")
-    register = FirmRegister(firms)
+    with no_cycle_collection():
+        firms = workspace.read_df("firms")
+        parses = load_parses(workspace)
+        report, register, names = _rematch(workspace, run_id, changed_patents, firms_before, firms, parses)
+        # every register entry's name and applicant's spelling parsed, as a full match keeps them, for the next one
+        known = parse_with(parses)
+        kept = {entry.raw: entry.parsed for entry in register.entries}
+        kept.update((name, known(name)) for name in names)
+        save_parses(workspace, run_id, kept)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _rematch(workspace: Workspace, run_id: str, changed_patents: set[str], firms_before: pd.DataFrame,
+             firms: pd.DataFrame, parses: dict[str, ParsedName]) -> tuple[IncrementalMatchReport, FirmRegister, list[str]]:
     applicants, filings, matches = (_objects(workspace.read_df(name)) for name in ("applicants", "filings", "matches"))
-    numbers = workspace.read("patents", ["publication_number"]).column("publication_number").combine_chunks()
+    patents = workspace.read("patents", _PATENT_COLUMNS)
+    numbers = patents.column("publication_number").combine_chunks()
     changed_firms = changed_firm_ids(firms_before, firms)
+    firm_ids = set(firms["firm_id"].astype(str))
+    parse = parse_with(parses)
 
     # 1. names on new or changed patents, and the names those patents had before
     quarantine = Quarantine(STAGE)
-    changed_rows = _patents(workspace, numbers, changed_patents)
-    keys = set(build_applicants(changed_rows, quarantine).table["normalized_name"])
+    changed_rows = _patents(patents, numbers, changed_patents)
+    keys = set(build_applicants(changed_rows, quarantine, parse).table["normalized_name"])
     patents_quarantined = len(quarantine)
     old_ids = set(filings.loc[filings["publication_number"].isin(changed_patents), "applicant_id"])
-    # 2. applicants whose candidate firms changed; 3. applicants under review
-    affected_ids = old_ids | _affected_by_firms(applicants, filings, matches, register, firms_before, changed_firms)
+    # 2. applicants whose candidate firms changed (the n-gram search needs the register); 3. applicants under review
+    affected_ids, searched = _affected_by_firms(applicants, filings, matches, firms, firms_before, changed_firms, parse)
+    register = FirmRegister(firms, parses)
+    affected_ids |= old_ids | _affected_by_ngrams(register, searched, changed_firms)
     decisions_path = workspace.decisions_path
     reviews, reviews_read = load_reviews(decisions_path, set(applicants["applicant_id"]) | affected_ids,
-                                         set(register.firm_ids), Quarantine(STAGE))
+                                         firm_ids, Quarantine(STAGE))
     affected_ids |= set(reviews)
     # 4. people on the same patents as any of them
     keys |= set(applicants.loc[applicants["applicant_id"].isin(affected_ids), "normalized_name"])
@@ -122,10 +161,10 @@ def rematch(workspace: Workspace, run_id: str, changed_patents: set[str], firms_
     # rebuild every affected name from all of its filings
     touched = set(filings.loc[filings["applicant_id"].map(key_of).isin(keys), "publication_number"]) | changed_patents
     quarantine = Quarantine(STAGE)
-    apps = build_applicants(_patents(workspace, numbers, touched), quarantine)
+    apps = build_applicants(_patents(patents, numbers, touched), quarantine, parse)
     apps = _only_keys(apps, keys, filings)
     reviews, reviews_read = load_reviews(decisions_path, set(applicants["applicant_id"]) | set(apps.table["applicant_id"]),
-                                         set(register.firm_ids), quarantine)
+                                         firm_ids, quarantine)
     matcher = Matcher(register, apps, reviews)
     # co-applicants not re-matched keep their firm: the people matched below look them up
     kept = matches[~matches["applicant_id"].isin(set(apps.table["applicant_id"]))]
@@ -156,17 +195,17 @@ def rematch(workspace: Workspace, run_id: str, changed_patents: set[str], firms_
         run_id=run_id, method_version=METHOD_VERSION, changed_patents=len(changed_patents),
         changed_firms=len(changed_firms), applicants_rematched=len(apps.table), applicants=len(new_applicants),
         filings=len(new_filings), matches=len(new_matches), patents_quarantined=patents_quarantined,
-        seconds=round(time.perf_counter() - started, 3))
+        seconds=0.0), register, [raw for raws in new_applicants["raw_variants"] for raw in raws]
 
 
 def _objects(frame: pd.DataFrame) -> pd.DataFrame:
-    """Arrow-backed string columns as Python objects: many isin/zip passes below, each far faster so."""
-    text = [c for c in frame.columns if isinstance(frame[c].dtype, pd.StringDtype)]
+    """Arrow-backed string columns as Python objects: many isin/zip passes below, each far faster so. Not the
+    evidence: only Arrow's regex reads it, and it is most of the bytes."""
+    text = [c for c in frame.columns if isinstance(frame[c].dtype, pd.StringDtype) and c != "evidence"]
     return frame.astype({c: object for c in text}) if text else frame
 
 
-def _patents(workspace: Workspace, numbers: pa.Array, wanted: set[str]) -> pd.DataFrame:
-    table = workspace.read("patents", _PATENT_COLUMNS)
+def _patents(table: pa.Table, numbers: pa.Array, wanted: set[str]) -> pd.DataFrame:
     return table.filter(pc.is_in(numbers, value_set=pa.array(sorted(wanted), pa.string()))).to_pandas()
 
 
@@ -177,7 +216,8 @@ def _only_keys(apps: Applicants, keys: set[str], stored_filings: pd.DataFrame) -
     ids = set(table["applicant_id"])
     filings = apps.filings.copy()
     partial = ~filings["applicant_id"].isin(ids)
-    stored = stored_filings.set_index(["publication_number", "position"])["applicant_id"]
+    on_patents = stored_filings["publication_number"].isin(set(filings.loc[partial, "publication_number"]))
+    stored = stored_filings[on_patents].set_index(["publication_number", "position"])["applicant_id"]  # a few rows
     where = pd.MultiIndex.from_arrays([filings.loc[partial, "publication_number"], filings.loc[partial, "position"]])
     filings.loc[partial, "applicant_id"] = stored.reindex(where).to_numpy()
     by_patent: dict[str, list[str]] = {}
@@ -192,11 +232,15 @@ def _only_keys(apps: Applicants, keys: set[str], stored_filings: pd.DataFrame) -
                       {a: s for a, s in apps.addresses.items() if a in ids})
 
 
-def _affected_by_firms(applicants: pd.DataFrame, filings: pd.DataFrame, matches: pd.DataFrame,
-                       register: FirmRegister, before: pd.DataFrame, changed: set[str]) -> set[str]:
-    """Applicants that see a changed firm among their candidates now, or saw one before."""
+def _affected_by_firms(applicants: pd.DataFrame, filings: pd.DataFrame, matches: pd.DataFrame, firms: pd.DataFrame,
+                       before: pd.DataFrame, changed: set[str], parse: Callable[[str], ParsedName]
+                       ) -> tuple[set[str], list[tuple[str, ParsedName]]]:
+    """Applicants that see a changed firm among their candidates now, or saw one before — all but the n-gram
+    neighbours, found without the register: searched from the changed firms' side (a few thousand names)
+    rather than by looking every applicant up. Also returns the applicants the matcher may search fuzzily,
+    with their parsed names, for _affected_by_ngrams."""
     if not changed:
-        return set()
+        return set(), []
     affected: set[str] = set()
     # before: stored links to a changed firm, or evidence naming one (as a candidate or an exclusion)
     affected |= set(matches.loc[matches["firm_id"].isin(changed), "applicant_id"])
@@ -206,41 +250,60 @@ def _affected_by_firms(applicants: pd.DataFrame, filings: pd.DataFrame, matches:
         pattern = "|".join(re.escape(f) for f in ids[start:start + 500])
         named = pc.match_substring_regex(evidence, pattern).to_numpy(zero_copy_only=False)
         affected |= set(matches.loc[named, "applicant_id"])
-    rows = pd.concat([before[before["firm_id"].isin(changed)],
-                      register.firms[register.firms["firm_id"].isin(changed)]], ignore_index=True)
+    now = firms[firms["firm_id"].isin(changed)]
+    rows = pd.concat([before[before["firm_id"].isin(changed)], now], ignore_index=True)
     # people: legal representatives of a changed firm; groups: parents of a changed firm
-    reps = {parse_name(r).key for r in rows["legal_representative"] if isinstance(r, str) and r.strip()}
+    reps = {parse(r).key for r in rows["legal_representative"] if isinstance(r, str) and r.strip()}
     people = applicants[applicants["applicant_type"] == "individual"]
     affected |= set(people.loc[people["normalized_name"].isin(reps), "applicant_id"])
     parents = {p for p in rows["parent_firm_id"] if isinstance(p, str) and p}
     affected |= set(matches.loc[matches["firm_id"].isin(parents), "applicant_id"])
 
-    # now: the matcher's own candidate search. Exact key, core and branch for every company name;
-    # the fuzzy search (n-grams, one substitution, address) only where the matcher may run it. One
-    # linked through a valid exact candidate keeps it unless its firm changed (the exact lookup).
-    changed_rows = {register.row_of[f] for f in changed if f in register.row_of}
+    # now: the matcher's own candidate search (matching/matcher.py, `_exact` and `_fuzzy`), inverted: the
+    # changed firms' register entries (current, former and English names) give the keys and cores an
+    # applicant must have to find one. Exact key, core and branch for every company name; one substitution
+    # and the registered address only where the matcher may search fuzzily. One linked through a valid exact
+    # candidate keeps it unless its firm changed (the exact lookup).
+    entries = [parse(raw) for names in zip(*(now[c].tolist() for c in ("name", "former_names", "english_name")),
+                                           strict=True) for _, raw in entry_names(*names)]
+    entry_keys = {p.key for p in entries if p.key}  # the register indexes entries with a key only
+    entry_cores = {p.core for p in entries if p.key}
     firm_like = applicants[applicants["applicant_type"].isin(FIRM_TYPES)]
-    parsed = [parse_name(name) for name in firm_like["name"]]
-    entry_firm = register.entry_firm
+    named = list(zip(firm_like["applicant_id"], map(parse, firm_like["name"]), strict=True))
+    affected |= {aid for aid, p in named if p.key in entry_keys or p.core in entry_cores or p.branch_of in entry_keys}
     fuzzy = _without_exact_candidate(matches, firm_like["applicant_id"])
-    for aid, p in zip(firm_like["applicant_id"], parsed, strict=True):
-        entries = [*register.by_key.get(p.key, ()), *register.by_core.get(p.core, ())]
-        if p.branch_of:
-            entries.extend(register.by_key.get(p.branch_of, ()))
-        if any(int(entry_firm[e]) in changed_rows for e in entries):
-            affected.add(aid)
-    searched = [(aid, p) for aid, p in zip(firm_like["applicant_id"], parsed, strict=True) if aid in fuzzy]
-    near_all = register.block([p for _, p in searched]) if searched else []
-    for (aid, p), near in zip(searched, near_all, strict=True):
-        if any(int(entry_firm[e]) in changed_rows for e in [*near, *register.one_substitution(p.core)]):
-            affected.add(aid)
+    searched = [(aid, p) for aid, p in named if aid in fuzzy]
+    # one substitution: a masked hash of the applicant's core equals one of a changed Chinese entry's core
+    _, entry_hashes = _masked_hashes([p.core for p in entries if p.script == "zh" and len(p.core) >= 3])
+    long_cores = [(aid, p.core) for aid, p in searched if len(p.core) >= 3]
+    owner, hashes = _masked_hashes([core for _, core in long_cores])
+    affected |= {long_cores[i][0] for i in set(owner[np.isin(hashes, entry_hashes)].tolist())}
     # and firms registered at one of the applicant's addresses
     addresses = {geo.address_key(a) for a in rows["address"] if isinstance(a, str)} - {None, ""}
     if addresses:
         own = filings[filings["applicant_id"].isin(fuzzy) & filings["address"].notna()]
         hits = {a for a in pd.unique(own["address"]) if geo.address_key(a) in addresses}
         affected |= set(own.loc[own["address"].isin(hits), "applicant_id"])
-    return affected
+    return affected, searched
+
+
+def _affected_by_ngrams(register: FirmRegister, searched: list[tuple[str, ParsedName]], changed: set[str]
+                        ) -> set[str]:
+    """The searched applicants whose n-gram block (register.block: the top entries above a cosine) holds an
+    entry of a changed firm. The cosines to the changed entries alone pick the few that can; the block is
+    then run for those only (a margin below the cut-off absorbs the summation order)."""
+    changed_rows = np.array(sorted(register.row_of[f] for f in changed if f in register.row_of), dtype=np.int64)
+    changed_entries = np.flatnonzero(np.isin(register.entry_firm, changed_rows))
+    if not searched or not len(changed_entries):
+        return set()
+    names = [p for _, p in searched]
+    near = (register._vectorise(names) @ register.entry_matrix[:, changed_entries]).tocsr()
+    best = near.max(axis=1).toarray().ravel() if near.shape[1] else np.zeros(len(names))
+    maybe = np.flatnonzero(best >= _BLOCK_MIN_COSINE - _COSINE_MARGIN).tolist()
+    blocked = register.block([names[i] for i in maybe], min_cosine=_BLOCK_MIN_COSINE)
+    changed_set = set(changed_rows.tolist())
+    return {searched[i][0] for i, found in zip(maybe, blocked, strict=True)
+            if any(int(register.entry_firm[e]) in changed_set for e in found)}
 
 
 def _without_exact_candidate(matches: pd.DataFrame, applicant_ids: pd.Series) -> set[str]:

@@ -15,7 +15,8 @@ from graph.workspace import Quarantine, Workspace
 from matching.applicants import build_applicants
 from matching.decisions import load_reviews
 from matching.matcher import ForkedCall, Matcher
-from matching.register import FirmRegister
+from matching.normalize import parse_name
+from matching.register import FirmRegister, save_parses
 from matching.scoring import METHOD_VERSION
 
 STAGE = "matching"
@@ -43,7 +44,7 @@ class MatchReport:
 
 
 @contextmanager
-def _no_cycle_collection():
+def no_cycle_collection():
     """Matching builds millions of small acyclic objects (parsed names, entries, evidence); each full pass of
     the cycle collector walks all of them, which cost a fifth of the run at 1M patents. Reference counting
     still frees them; the collector resumes afterwards."""
@@ -74,7 +75,7 @@ def run_matching(workspace: Workspace, run_id: str, workers: int | None = None) 
                                                     "application_date", "source_file", "source_position"])
     firms = workspace.read_df("firms")
     quarantine = Quarantine(STAGE)
-    with _no_cycle_collection():
+    with no_cycle_collection():
         if workers > 1:
             # the register is indexed in a child while this process builds the applicants (independent inputs);
             # the applicants stay here because the matcher reuses the parse cache they fill
@@ -99,6 +100,10 @@ def run_matching(workspace: Workspace, run_id: str, workers: int | None = None) 
     workspace.write("filings", apps.filings[["publication_number", "position", "applicant_id", "raw_name",
                                              "address"]], run_id)
     workspace.write("matches", matches, run_id)
+    # every name parsed, kept for the refresh's incremental match (matching/incremental.py)
+    parses = {entry.raw: entry.parsed for entry in register.entries}
+    parses.update((raw, parse_name(raw)) for raws in apps.table["raw_variants"].tolist() for raw in raws)
+    save_parses(workspace, run_id, parses)
     quarantine_file = quarantine.save(workspace, run_id)
 
     firm_ids, decisions, link_types = columns["firm_id"], columns["decision"], columns["link_type"]

@@ -5,17 +5,26 @@ name, each parsed once. Exact lookups go through dicts on the key and on the cor
 without leading place); fuzzy lookups go through a TF-IDF matrix of character n-grams
 (bigrams for Chinese, trigrams for Latin script) searched with a sparse product in chunks,
 after dropping n-grams so common they block nothing (科技, 技术 …).
+
+The name parses are kept in the workspace (`name_parses`), so a refresh parses only the names it
+has not seen before.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 
+from graph.workspace import Workspace
 from matching import geo
 from matching.normalize import ParsedName, normalize_name, parse_name
 
@@ -118,6 +127,59 @@ def _column_place(province: object, city: object) -> tuple[str | None, str | Non
     return prov, city
 
 
+# --- kept name parses -----------------------------------------------------------------------
+_PARSER_SOURCES = ("normalize.py", "geo.py", "legal_forms.py")
+
+
+def parser_digest() -> str:
+    """A digest of the code parse_name runs: kept parses made by other code are not used."""
+    digest = hashlib.sha256()
+    for name in _PARSER_SOURCES:
+        digest.update((Path(__file__).with_name(name)).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def load_parses(workspace: Workspace) -> dict[str, ParsedName]:
+    """raw name -> its parse, from the workspace's `name_parses`; empty when missing or made by other code."""
+    if not workspace.has("name_parses"):
+        return {}
+    table = workspace.read("name_parses")
+    if set(pc.unique(table.column("parser")).to_pylist()) != {parser_digest()}:
+        return {}
+    fields = [table.column(f).to_pylist() for f in ParsedName._fields]
+    return dict(zip(table.column("raw").to_pylist(), map(ParsedName._make, zip(*fields, strict=True)), strict=True))
+
+
+def save_parses(workspace: Workspace, run_id: str, parses: Mapping[str, ParsedName]) -> None:
+    raws = list(parses)
+    fields = list(zip(*parses.values(), strict=True)) if raws else [()] * len(ParsedName._fields)
+    columns = {"raw": pa.array(raws, pa.string()),
+               **{f: pa.array(values, pa.string()) for f, values in zip(ParsedName._fields, fields, strict=True)},
+               "parser": pa.repeat(pa.scalar(parser_digest()), len(raws))}
+    workspace.write("name_parses", pa.table(columns), run_id)
+
+
+def parse_with(parses: Mapping[str, ParsedName] | None) -> Callable[[str], ParsedName]:
+    """parse_name, answered from `parses` when it holds the name."""
+    if not parses:
+        return parse_name
+
+    def parse(raw: str) -> ParsedName:
+        known = parses.get(raw)
+        return known if known is not None else parse_name(raw)
+    return parse
+
+
+def entry_names(name: str, formers, english) -> Iterator[tuple[str, str]]:
+    """(kind, raw name) of each register entry of one firm, in entry order."""
+    yield "current", name
+    for former in formers if formers is not None else ():
+        if isinstance(former, str) and former.strip():
+            yield "former", former
+    if isinstance(english, str) and english.strip():
+        yield "english", english
+
+
 @dataclass
 class Entry:
     firm: int  # row in FirmRegister.firms
@@ -130,19 +192,16 @@ class Entry:
 
 
 class FirmRegister:
-    def __init__(self, firms: pd.DataFrame):
+    def __init__(self, firms: pd.DataFrame, parses: Mapping[str, ParsedName] | None = None):
+        """parses: kept name parses (load_parses); names it lacks are parsed."""
         self.firms = firms.reset_index(drop=True)
         self.firm_ids = self.firms["firm_id"].astype(str).tolist()
         self.row_of = {fid: i for i, fid in enumerate(self.firm_ids)}
+        parse = parse_with(parses)
         self.entries: list[Entry] = []
         columns = (self.firms[c].tolist() for c in ("name", "former_names", "english_name"))
-        for i, (name, formers, english) in enumerate(zip(*columns, strict=True)):
-            self.entries.append(Entry(i, "current", name, parse_name(name)))
-            for former in formers if formers is not None else ():
-                if isinstance(former, str) and former.strip():
-                    self.entries.append(Entry(i, "former", former, parse_name(former)))
-            if isinstance(english, str) and english.strip():
-                self.entries.append(Entry(i, "english", english, parse_name(english)))
+        for i, names in enumerate(zip(*columns, strict=True)):
+            self.entries.extend(Entry(i, kind, raw, parse(raw)) for kind, raw in entry_names(*names))
         self.entries_of: dict[int, list[int]] = defaultdict(list)
         for e, entry in enumerate(self.entries):
             if entry.kind != "english":
