@@ -21,7 +21,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -360,6 +360,17 @@ class Quarantine:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def carry_over(self, workspace: Workspace, keep: Callable[[dict], bool]) -> int:
+        """Add the stage's earlier rows for which `keep(row)` holds (records this run did not redo), since
+        `save` replaces the stage's rows: an incremental run must not lose the rows of records it left alone."""
+        if not workspace.has("quarantine"):
+            return 0
+        earlier = workspace.read_df("quarantine")
+        carried = [row for row in earlier[earlier["stage"] == self.stage].to_dict("records") if keep(row)]
+        for row in carried:
+            self.add(row["source_file"], row["position"], row["field"], row["reason"], row["raw"])
+        return len(carried)
 
     def count_for(self, source_file: str) -> int:
         return sum(1 for row in self.rows if row["source_file"] == str(source_file))

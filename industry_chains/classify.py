@@ -311,6 +311,11 @@ def _unreadable_codes(matcher: PatentMatcher, patents: pa.Table) -> Quarantine:
     return quarantine
 
 
+def _quarantined_patent(row: dict) -> str:
+    """The publication number of a row `_unreadable_codes` wrote (its record starts with it)."""
+    return str(row["raw"]).split(": ", 1)[0]
+
+
 def _require_unique(patents: pa.Table) -> None:
     numbers = patents.column("publication_number")
     if pc.count_distinct(numbers).as_py() != len(numbers):
@@ -429,6 +434,8 @@ def classify_changed(workspace: Workspace, run_id: str, changed: set[str], chain
     written = workspace.write("node_patents", combined.take(pa.array(order)), run_id)
 
     quarantine = _unreadable_codes(matcher, patents)
+    quarantined = len(quarantine)
+    quarantine.carry_over(workspace, lambda row: _quarantined_patent(row) not in changed)
     quarantine.save(workspace, run_id)
 
     node_rank, patent_rank = node_rank[order], patent_rank[order]
@@ -447,7 +454,7 @@ def classify_changed(workspace: Workspace, run_id: str, changed: set[str], chain
         classified_by_chain=classified,
         # the shares need every filing and match: left to the full run (they are None here)
         nodes=_node_counts(workspace, chains, masks, everything, written, shares=False),
-        quarantined=len(quarantine),
+        quarantined=quarantined,
         seconds=time.perf_counter() - started,
     )
 

@@ -574,14 +574,9 @@ def key_hashes(keys: pa.Array) -> np.ndarray:
 
 
 def _keep_earlier_quarantine(workspace: Workspace, quarantine: Quarantine, reread: list[Path]) -> None:
-    """Quarantine.save replaces the stage's rows: carry over those of files not read again this run."""
-    if not workspace.has("quarantine"):
-        return
+    """Carry over the quarantined rows of files not read again this run."""
     reread_labels = {str(p.resolve()) for p in reread}
-    earlier = workspace.read_df("quarantine")
-    for row in earlier[earlier["stage"] == quarantine.stage].to_dict("records"):
-        if row["source_file"].split("!", 1)[0] not in reread_labels:
-            quarantine.add(row["source_file"], row["position"], row["field"], row["reason"], row["raw"])
+    quarantine.carry_over(workspace, lambda row: row["source_file"].split("!", 1)[0] not in reread_labels)
 
 
 def _sha256(path: Path) -> str:

@@ -190,6 +190,8 @@ def _rematch(workspace: Workspace, run_id: str, changed_patents: set[str], firms
     workspace.write("applicants", new_applicants, run_id)
     workspace.write("filings", new_filings, run_id)
     workspace.write("matches", new_matches, run_id)
+    # patents left alone keep their "no applicant name" rows; decision rows were all read again above
+    quarantine.carry_over(workspace, lambda row: row["field"] == "applicants" and row["raw"] not in touched)
     quarantine.save(workspace, run_id)
     return IncrementalMatchReport(
         run_id=run_id, method_version=METHOD_VERSION, changed_patents=len(changed_patents),

@@ -38,6 +38,7 @@ COMPARED = {
     "tech_nodes": ["chain_id", "node_id"],
     "firm_scores": ["chain_id", "node_id", "firm_id"],
     "firm_exclusions": None,  # every column
+    "quarantine": ["stage", "source_file", "position", "field"],  # an incremental step keeps the rows it left alone
 }
 
 
@@ -80,6 +81,17 @@ def _write_update(folder: Path, inputs, ws: Workspace) -> tuple[Path, Path, dict
     return update, new_patents, {"deregistered": dereg_id, "renamed": renamed_id, "new": new_id}
 
 
+def _write_patent_without_applicant(folder: Path) -> Path:
+    """A base patent the match stage quarantines ("no applicant name"): the refresh must keep that row."""
+    path = folder / "no_applicant.csv"
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["公开（公告）号", "申请号", "申请日", "公开（公告）日", "发明名称", "申请（专利权）人", "主分类号"])
+        writer.writerow(["CN117777701A", "CN202310777701.1", "2023-03-10", "2024-03-12", "一种图像识别方法", "",
+                         "G06V10/82"])
+    return path
+
+
 def _table(ws: Workspace, name: str) -> pd.DataFrame:
     frame = ws.read_df(name)
     for column in frame.columns:  # lists and arrays compare as tuples
@@ -117,18 +129,23 @@ def _incremental_steps(ws: Workspace, run_id_after: str) -> dict[str, bool]:
 
 
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory, inputs):
+def base_patents(tmp_path_factory, inputs) -> list[Path]:
+    return [*inputs.patent_files, _write_patent_without_applicant(tmp_path_factory.mktemp("odd-input"))]
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory, inputs, base_patents):
     """A workspace refreshed twice (base files, then the update) and a full rebuild over all files."""
     folder = tmp_path_factory.mktemp("incremental")
     refreshed = Workspace(folder / "refreshed")
     settings = Settings(workspace=refreshed.root)
-    refresh(refreshed, settings, inputs.patent_files, inputs.firm_files)
+    refresh(refreshed, settings, base_patents, inputs.firm_files)
     base_run = refreshed.runs()[-1]["run_id"]
     update, new_patents, ids = _write_update(folder, inputs, refreshed)
     [summary] = refresh(refreshed, settings, [new_patents], [update])
 
     rebuilt = Workspace(folder / "rebuilt")
-    pipeline.ingest(rebuilt, [*inputs.patent_files], [*inputs.firm_files])
+    pipeline.ingest(rebuilt, base_patents, [*inputs.firm_files])
     pipeline.build_all(rebuilt, Settings(workspace=rebuilt.root), [new_patents], [update])
     return refreshed, rebuilt, summary, ids, base_run
 
@@ -198,7 +215,8 @@ def test_a_changed_chain_file_reclassifies_every_patent(tmp_path, scenario):
 
 
 @pytest.mark.parametrize("kill_at", ["match:after", "classify:after"])
-def test_an_incremental_refresh_killed_midway_is_finished_by_the_next_run(tmp_path, inputs, scenario, kill_at):
+def test_an_incremental_refresh_killed_midway_is_finished_by_the_next_run(tmp_path, inputs, base_patents, scenario,
+                                                                          kill_at):
     """SIGKILL the update refresh after an incremental step; the next run ends where one uninterrupted run ended."""
     import os
     import signal
@@ -207,7 +225,7 @@ def test_an_incremental_refresh_killed_midway_is_finished_by_the_next_run(tmp_pa
 
     refreshed, _, _, _, _ = scenario
     ws = Workspace(tmp_path / "ws")
-    refresh(ws, Settings(workspace=ws.root), inputs.patent_files, inputs.firm_files)
+    refresh(ws, Settings(workspace=ws.root), base_patents, inputs.firm_files)
     update, new_patents = refreshed.root.parent / "registry_update.csv", refreshed.root.parent / "new_patents.csv"
     args = [sys.executable, "-c", "from graph.cli import app; app()", "--workspace", str(ws.root), "refresh",
             "--patents", str(new_patents), "--firms", str(update)]
