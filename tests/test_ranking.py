@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from graph.cli import app
 from graph.ranking import ScorecardError, load_scorecard, rank_firms, rank_sensitivity, with_weights
 from graph.ranking.features import citation_edges, firm_type, pagerank
+from graph.ranking.scoring import _tenths, _whole, percentile
 from graph.transform import graph_tables
 from graph.workspace import Workspace
 
@@ -349,3 +350,31 @@ def test_the_graph_carries_the_new_ranking_columns(ranked):
     strong = ranked_in.loc[STRONG]
     assert list(strong["top_patents"]) == ["CN1A", "CN2A", "CN3A"] and strong["dim_strength"] > 50
     assert strong["explanation"] == "; ".join(strong["reasons"])
+
+
+def test_a_scorecard_that_excludes_every_pair_writes_an_empty_ranking(tmp_path):
+    ws = build_ranking_workspace(tmp_path / "ws")
+    report = rank_firms(ws, RUN, load_scorecard(write_yaml(tmp_path / "card.yaml",
+                                                           "eligibility:\n  min_patents_in_node: 100\n")))
+    assert ws.read_df("firm_scores").empty and report.firm_rows == 0
+    exclusions = ws.read_df("firm_exclusions")
+    assert report.excluded_pairs == report.pairs_considered == 12
+    assert exclusions[["chain_id", "node_id", "firm_id"]].drop_duplicates().shape[0] == 12
+
+
+def test_percentiles_are_mid_ranks_within_each_node_with_missing_values_in_the_middle():
+    rng = np.random.default_rng(3)
+    nodes = rng.integers(0, 40, 5000)
+    values = rng.integers(0, 12, 5000).astype("float64")  # many ties
+    values[rng.random(5000) < 0.1] = np.nan
+    series = pd.Series(values)
+    expected = ((series.groupby(nodes).rank(method="average") - 0.5)
+                / series.notna().groupby(nodes).transform("sum")).fillna(0.5)
+    assert np.array_equal(percentile(values, nodes), expected.to_numpy())  # bit for bit: scores must not drift
+    assert percentile(np.array([7.0]), np.array([0]))[0] == 0.5  # alone in its node: the middle
+
+
+def test_numbers_in_explanations_print_as_python_prints_them():
+    values = np.array([0.5, 1.5, 2.5, 49.5, 99.5, 12.345, 0.05, 0.15, -0.3, -0.5, -1.5, 1e6 + 0.5])
+    assert _whole(values).to_pylist() == [f"{v:.0f}" for v in values]
+    assert _tenths(values).to_pylist() == [f"{v:.1f}" for v in values]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 
 from graph.ranking import features as ft
@@ -28,14 +29,16 @@ def rank_sensitivity(
     before_card = scorecard or load_scorecard()
     after_card = with_weights(before_card, changes)
     inputs = ft.read_inputs(workspace)
-    in_chain = inputs.node_patents["chain_id"] == chain_id
-    if not ((inputs.node_patents["node_id"] == node_id) & in_chain).any():
+    nodes = inputs.nodes
+    in_chain = inputs.node_patents["node"].isin(np.flatnonzero(nodes["chain_id"] == chain_id))
+    wanted = np.flatnonzero((nodes["chain_id"] == chain_id) & (nodes["node_id"] == node_id))
+    if not inputs.node_patents["node"].isin(wanted).any():
         raise ValueError(f"node {chain_id}/{node_id} has no patents in node_patents; check the chain and node ids")
     # Only this chain's pairs matter (chain position is counted within the chain).
     inputs = replace(inputs, node_patents=inputs.node_patents[in_chain])
     ranks = []
     for card, when in ((before_card, "before"), (after_card, "after")):
-        scores = compute_rankings(inputs, card).scores
+        scores = compute_rankings(inputs, card).scores.select(["node_id", "firm_id", "rank", "score"]).to_pandas()
         node = scores[scores["node_id"] == node_id]
         ranks.append(node.set_index("firm_id")[["rank", "score"]].add_suffix(f"_{when}"))
     table = ranks[0].join(ranks[1], how="outer").reset_index()
