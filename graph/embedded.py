@@ -241,7 +241,9 @@ def write_delta_version(graph_dir: Path, previous: Path, tables: GraphTables, de
         started = time.perf_counter()
         for name, table in [*tables.nodes.items(), *tables.rels.items()]:
             target = staging / "tables" / f"{name}.parquet"
-            if deltas[name].changes:
+            if name in replaced:  # COPYed whole from this very file
+                os.replace(staging / f"{name}.parquet", target)
+            elif deltas[name].changes:
                 pq.write_table(table, target)
             else:  # unchanged: share the previous version's file
                 os.link(saved / f"{name}.parquet", target)

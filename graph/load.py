@@ -59,7 +59,9 @@ def build_embedded_graph(workspace: Workspace, run_id: str, *, mode: str = "auto
     tables = graph_tables(workspace)
     steps = {"transform": time.perf_counter() - started}
     previous = current_version(workspace.graph_dir)
+    read_started = time.perf_counter()
     saved = read_saved_tables(saved_tables_dir(previous)) if previous is not None and mode != "full" else None
+    steps["read saved tables"] = time.perf_counter() - read_started
     done, reason = "full", "full build asked for" if mode == "full" else "no saved tables of this schema"
     changes: dict[str, int] = {}
     if saved is not None:

@@ -191,3 +191,15 @@ def test_diff_finds_inserts_updates_and_deletes_by_key():
     assert delta.inserted["from"].to_pylist() == ["a4"]
     assert delta.updated["from"].to_pylist() == ["a1"]  # a2: same row, a null link_type included
     assert delta.deleted.to_pylist() == [{"from": "a3", "to": "f3", "link_type": "direct"}]
+
+
+def test_diff_compares_list_properties_element_by_element():
+    names = ["f1", "f2", "f3", "f4", "f5"]
+    old = pa.table({"from": names, "to": ["ai/chip"] * 5, "patents": [1] * 5, "node_count": [1] * 5,
+                    "nodes": [["ai/a", "ai/b"], ["ai/a\x1fai/b"], None, [], ["ai/a"]]})
+    new = pa.table({"from": names, "to": ["ai/chip"] * 5, "patents": [1] * 5, "node_count": [1] * 5,
+                    "nodes": [["ai/a", "ai/b"], ["ai/a", "ai/b"], None, None, ["ai/c"]]})
+    delta = diff_table("ACTIVE_IN_CHAIN", old, new)
+    # f2: the same characters split differently; f4: an empty list became null; f5: an element changed
+    assert delta.updated["from"].to_pylist() == ["f2", "f4", "f5"]
+    assert delta.inserted.num_rows == 0 and delta.deleted.num_rows == 0
