@@ -89,15 +89,19 @@ def saved_tables_dir(version: Path) -> Path:
     return version.with_suffix(".tables")
 
 
-def read_saved_tables(saved: Path) -> dict[str, pa.Table] | None:
-    """The node and relationship tables saved in the directory `saved`, or None (none saved, other schema)."""
+def saved_table_files(saved: Path) -> dict[str, Path] | None:
+    """The Parquet file of each node and relationship table saved in `saved`, or None (none saved, other schema)."""
     fingerprint = saved / "SCHEMA"
     if not fingerprint.exists() or fingerprint.read_text(encoding="utf-8").strip() != schema_fingerprint():
         return None
-    names = [n.label for n in NODE_TYPES] + [r.type for r in REL_TYPES]
-    if not all((saved / f"{name}.parquet").exists() for name in names):
-        return None
-    return {name: pq.read_table(saved / f"{name}.parquet") for name in names}
+    files = {name: saved / f"{name}.parquet" for name in [n.label for n in NODE_TYPES] + [r.type for r in REL_TYPES]}
+    return files if all(file.exists() for file in files.values()) else None
+
+
+def read_saved_tables(saved: Path) -> dict[str, pa.Table] | None:
+    """The node and relationship tables saved in the directory `saved`, or None (none saved, other schema)."""
+    files = saved_table_files(saved)
+    return None if files is None else {name: pq.read_table(file) for name, file in files.items()}
 
 
 def save_tables(target: Path, tables: GraphTables) -> None:

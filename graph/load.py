@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from graph.config import Settings
 from graph.cypher import GraphReader
@@ -19,6 +20,7 @@ from graph.embedded import (
     publish_version,
     read_saved_tables,
     save_tables,
+    saved_table_files,
     saved_tables_dir,
     write_delta_version,
     write_version,
@@ -35,9 +37,15 @@ if TYPE_CHECKING:
 # which the embedded default should not pay.
 
 
-# Above this share of changed rows (all tables together) a delta costs about as much as a full build
-# (measured at 1M, docs/performance.md "### Delta load"); PATENTGRAPH_GRAPH_DELTA_MAX overrides it.
-_DELTA_MAX_FRACTION = 0.3
+# Above this share of changed rows (all tables together) a full build is faster than a delta. A re-rank
+# replaces RANKED_IN whole (7 % of the rows at 1M): at 10.7 % changed rows the delta took 102.6 s and the
+# full build 74.8 s (1M, quiet; docs/performance.md "Delta load"), so a refresh that re-ranks is built
+# whole and the delta serves small changes. PATENTGRAPH_GRAPH_DELTA_MAX overrides it.
+_DELTA_MAX_FRACTION = 0.05
+
+# Diffed first, so that a change too large for a delta is found after one or two tables: a re-rank
+# rewrites RANKED_IN, a re-match RESOLVES_TO and the summaries.
+_MOST_CHANGED_FIRST = ("RANKED_IN", "ACTIVE_IN_CHAIN", "ACTIVE_IN", "RESOLVES_TO")
 
 
 def delta_max_fraction() -> float:
@@ -51,32 +59,41 @@ def build_embedded_graph(workspace: Workspace, run_id: str, *, mode: str = "auto
     mode "full" rebuilds it; "delta" applies the rows changed since the current version's saved
     tables to a copy of it; "auto" (the default) applies a delta when there is a current version
     with saved tables of this schema and the change is at most `delta_max_fraction()` of the rows,
-    and rebuilds otherwise. Both produce the same graph; the manifest records which was done.
+    and rebuilds otherwise (diffing stops as soon as the change is known to be too large). Both
+    produce the same graph; the manifest records which was done.
     """
     if mode not in ("auto", "full", "delta"):
         raise ValueError(f"load mode {mode!r}: expected auto, full or delta")
     started = time.perf_counter()
     tables = graph_tables(workspace)
-    steps = {"transform": time.perf_counter() - started}
+    steps = {"transform": time.perf_counter() - started, "read saved tables": 0.0}
     previous = current_version(workspace.graph_dir)
-    read_started = time.perf_counter()
-    saved = read_saved_tables(saved_tables_dir(previous)) if previous is not None and mode != "full" else None
-    steps["read saved tables"] = time.perf_counter() - read_started
+    saved = saved_table_files(saved_tables_dir(previous)) if previous is not None and mode != "full" else None
     done, reason = "full", "full build asked for" if mode == "full" else "no saved tables of this schema"
     changes: dict[str, int] = {}
     if saved is not None:
-        diff_started = time.perf_counter()
-        deltas = {name: diff_table(name, saved[name], table)
-                  for name, table in [*tables.nodes.items(), *tables.rels.items()]}
-        steps["diff"] = time.perf_counter() - diff_started
-        changes = {name: delta.changes for name, delta in deltas.items() if delta.changes}
-        total = sum(t.num_rows for t in [*tables.nodes.values(), *tables.rels.values()])
-        share = sum(changes.values()) / max(total, 1)
-        if mode == "delta" or share <= delta_max_fraction():
-            done, reason = "delta", f"{share:.2%} of the rows changed"
+        all_tables = {**tables.nodes, **tables.rels}
+        total = sum(t.num_rows for t in all_tables.values())
+        budget = total if mode == "delta" else delta_max_fraction() * total
+        order = [*_MOST_CHANGED_FIRST, *(name for name in all_tables if name not in _MOST_CHANGED_FIRST)]
+        deltas, changed, steps["diff"] = {}, 0, 0.0
+        for name in order:
+            read_started = time.perf_counter()
+            old = pq.read_table(saved[name])
+            diff_started = time.perf_counter()
+            deltas[name] = diff_table(name, old, all_tables[name])
+            steps["read saved tables"] += diff_started - read_started
+            steps["diff"] += time.perf_counter() - diff_started
+            changed += deltas[name].changes
+            if mode != "delta" and changed > budget:
+                break
+        if changed <= budget or mode == "delta":
+            changes = {name: delta.changes for name, delta in deltas.items() if delta.changes}
+            done, reason = "delta", f"{changed / max(total, 1):.2%} of the rows changed"
             path, nodes, rels = write_delta_version(workspace.graph_dir, previous, tables, deltas, steps)
         else:
-            reason = f"{share:.2%} of the rows changed (over {delta_max_fraction():.0%})"
+            reason = (f"over {delta_max_fraction():.0%} of the rows changed ({changed / total:.2%} in "
+                      f"{', '.join(deltas)} alone)")
     elif mode == "delta":
         raise ValueError(f"{workspace.graph_dir}: no current version with saved tables of this schema to apply"
                          " a delta to; run `patentgraph load --full`")

@@ -144,12 +144,13 @@ REL_TYPES: tuple[RelType, ...] = (
     RelType("SUBSIDIARY_OF", "Firm", "Firm", (), "The firm is a subsidiary of the other."),
     RelType("LOCATED_IN", "Firm", "Region", (), "The firm is registered in the region."),
     RelType("RANKED_IN", "Firm", "TechNode",
-            _props("score:float", "rank:int", "tier", "explanation", "reasons:string[]", "top_patents:string[]",
+            _props("score:float", "rank:int", "tier", "explanation", "top_patents:string[]",
                    "dim_strength:float", "dim_quality:float", "dim_growth:float", "dim_chain_position:float",
                    "dim_soundness:float", "patents_in_node:int", "inventions_in_node:int", "granted_in_node:int",
                    "recent_filings:int", "recent_grants:int", "forward_citations:int", "pagerank:float",
                    "node_share:float", "nodes_in_chain:int", "match_confidence:float"),
-            "The firm's ranking in the node (from firm_scores)."),
+            "The firm's ranking in the node (from firm_scores; `explanation` is its reasons joined, the list"
+            " itself stays in the table: it would double the relationship's text)."),
     RelType("ACTIVE_IN", "Firm", "TechNode",
             _props("patents:int", "inventions:int", "granted:int", "first_year:int", "last_year:int"),
             "Summary: the node's patents reaching the firm through accepted links (FILED + RESOLVES_TO);"
