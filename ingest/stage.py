@@ -237,9 +237,8 @@ def _read_table(kind: _Kind, source: SourceTable, count: FileCount, rejected: Qu
             flush()
             batch, rejections = kind.build_batch(item.fields(source.columns), source.columns.header_of, len(item),
                                                  source.label, item.positions)
-            for rejection in rejections:
-                rejected.add(source.label, int(item.positions[rejection.row]), rejection.field, rejection.reason,
-                             item.raw(rejection.row))
+            for rejection, raw in zip(rejections, item.raws([r.row for r in rejections]), strict=True):
+                rejected.add(source.label, int(item.positions[rejection.row]), rejection.field, rejection.reason, raw)
             count.read += len(item)
             count.quarantined += len(rejections)
             count.written += batch.num_rows

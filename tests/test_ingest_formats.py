@@ -141,6 +141,16 @@ def test_arrow_trimming_strips_exactly_what_python_strip_does():
     assert [v for v, t in zip(values, trimmed, strict=True) if v.strip() != t] == []
 
 
+def test_a_csv_row_is_blank_exactly_when_every_cell_strips_to_nothing():
+    """sources._blank_rows, checked over every code point as a whole cell and next to another cell."""
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+    block = pa.RecordBatch.from_pydict({"c0": [c + c for c in chars] + ["", " ", "", " 　x"],
+                                        "c1": [" " if i % 2 else "" for i in range(len(chars))] + ["", "\t", "x", ""]})
+    cells = zip(block.column("c0").to_pylist(), block.column("c1").to_pylist(), strict=True)
+    assert sources._blank_rows(block).to_pylist() == [not (a + b).strip() for a, b in cells]
+    assert sources._blank_rows(block.slice(len(chars) + 2)) is None  # no blank row: nothing to drop
+
+
 @pytest.mark.parametrize("distinct", [True, False])  # cells nearly all different (inventors), or a few over and over
 def test_lists_split_column_wise_as_the_row_builder_splits_them(distinct):
     cells = ["张三；李四 | 王五\n赵六;", "Foo, Inc.; Bar Co., Ltd.", "甲;;乙", " 丙 ；- ; 丁\r\n戊", "己|"]
