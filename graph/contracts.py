@@ -178,8 +178,9 @@ NAME_PARSES = Contract(
     name="name_parses",
     version=1,
     key=("raw",),
-    description="Each firm register entry's and applicant's name parsed (matching.normalize.parse_name), so a "
-                "refresh parses only names it has not seen; rows from other parsing code are ignored.",
+    description="Each firm register entry's and applicant's name parsed (matching.normalize.parse_name), and each "
+                "applicant spelling's type, so a refresh parses and classifies only names it has not seen; rows "
+                "from other parsing or classifying code are ignored.",
     schema=_schema(
         ("raw", _str, False),
         ("key", _str, False),
@@ -191,6 +192,8 @@ NAME_PARSES = Contract(
         ("script", _str, False),
         ("branch_of", _str),
         ("parser", _str, False),  # digest of the parsing code the row was made with
+        ("applicant_type", _str),  # an applicant spelling's classify_applicant type; none for register entries
+        ("classifier", _str),  # digest of the classifying code the type was made with
     ),
     no_dictionary=frozenset({"raw", "key", "core", "brand"}),
 )

@@ -115,12 +115,14 @@ def _lookup(table: np.ndarray, codes: np.ndarray, missing: int = -1) -> np.ndarr
 
 
 def build_applicants(patents: pd.DataFrame, quarantine: Quarantine,
-                     parse: Callable[[str], ParsedName] = parse_name) -> Applicants:
-    """parse: parse_name, or one answering from kept parses (matching.register.parse_with)."""
+                     parse: Callable[[str], ParsedName] = parse_name,
+                     classify: Callable[[str], str] = classify_applicant) -> Applicants:
+    """parse, classify: parse_name and classify_applicant, or ones answering from kept names
+    (matching.register.parse_with, classify_with)."""
     rows = _explode(patents, quarantine)
     raw_code, raws = _codes(rows.raw)
     parsed = [parse(r) for r in raws]
-    kinds = [classify_applicant(r) for r in raws]
+    kinds = [classify(r) for r in raws]
     keys = [p.key or r for p, r in zip(parsed, raws, strict=True)]
 
     # places as codes into one list of (province, city) tuples

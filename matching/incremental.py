@@ -17,8 +17,8 @@ Affected applicants:
 
 An affected applicant is rebuilt from all the filings with its normalised name (so its location,
 variants and dates are the full run's) and matched against the whole register; every other row
-is kept. Tables come out in the order a full run writes them. Names are parsed once per workspace:
-the parses are kept in `name_parses` (matching/register.py) and brought up to date here.
+is kept. Tables come out in the order a full run writes them. Names are parsed and classified once per
+workspace: the parses and types are kept in `name_parses` (matching/register.py) and brought up to date here.
 
 Limits (by design): the register's n-gram weights depend on every firm, so a registry change
 shifts every cosine slightly, and an applicant none of whose candidates is a changed firm but
@@ -40,20 +40,23 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph.workspace import Quarantine, Workspace
+from graph.contracts import APPLICANTS, FILINGS, MATCHES, Contract
+from graph.workspace import Quarantine, Workspace, conform
 from matching import geo
-from matching.applicants import Applicants, build_applicants
+from matching.applicants import Applicants, _memberships, build_applicants
 from matching.decisions import load_reviews
 from matching.matcher import FIRM_TYPES, Matcher
 from matching.normalize import ParsedName
-from matching.pipeline import no_cycle_collection
+from matching.pipeline import no_cycle_collection, worker_count
 from matching.register import (
     FirmRegister,
+    KeptNames,
     _masked_hashes,
+    classify_with,
     entry_names,
-    load_parses,
+    load_names,
     parse_with,
-    save_parses,
+    update_names,
 )
 from matching.scoring import METHOD_VERSION
 
@@ -111,40 +114,48 @@ def rematch(workspace: Workspace, run_id: str, changed_patents: set[str], firms_
             ) -> IncrementalMatchReport:
     """Re-match the applicants affected by `changed_patents` and by firm rows differing from `firms_before`.
 
-    One process: indexing the register in a forked child, as the full match does, took 73 cpu s at 1M
-    against 56 (the index is pickled back; docs/performance.md, "Incremental match")."""
+    The register is indexed in this process: in a forked child, as the full match does, it took 73 cpu s at 1M
+    against 56 (the index is pickled back; docs/performance.md, "Incremental match"). The firm names are matched
+    in worker_count() processes, as in the full match (the output does not depend on it)."""
     started = time.perf_counter()
     with no_cycle_collection():
         firms = workspace.read_df("firms")
-        parses = load_parses(workspace)
-        report, register, names = _rematch(workspace, run_id, changed_patents, firms_before, firms, parses)
-        # every register entry's name and applicant's spelling parsed, as a full match keeps them, for the next one
-        known = parse_with(parses)
-        kept = {entry.raw: entry.parsed for entry in register.entries}
-        kept.update((name, known(name)) for name in names)
-        save_parses(workspace, run_id, kept)
+        kept = load_names(workspace)
+        report, register, spellings = _rematch(workspace, run_id, changed_patents, firms_before, firms, kept)
+        # every register entry's name and applicant's spelling parsed and every spelling classified, as a full
+        # match keeps them, for the next one
+        entry_raws = pa.array([entry.raw for entry in register.entries], pa.string())
+        update_names(workspace, run_id, kept, pa.concat_arrays([entry_raws, spellings]), spellings,
+                     parse_with(kept.parses), classify_with(kept.types))
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
 
 def _rematch(workspace: Workspace, run_id: str, changed_patents: set[str], firms_before: pd.DataFrame,
-             firms: pd.DataFrame, parses: dict[str, ParsedName]) -> tuple[IncrementalMatchReport, FirmRegister, list[str]]:
-    applicants, filings, matches = (_objects(workspace.read_df(name)) for name in ("applicants", "filings", "matches"))
+             firms: pd.DataFrame, kept_names: KeptNames) -> tuple[IncrementalMatchReport, FirmRegister, pa.Array]:
+    tables = {name: workspace.read(name) for name in ("applicants", "filings", "matches")}
+    # the columns the search below reads, as frames; the rows kept are spliced in Arrow
+    applicants = _frame(tables["applicants"], ["applicant_id", "name", "normalized_name", "applicant_type"])
+    filings = _frame(tables["filings"], ["applicant_id", "address"])
+    matches = _frame(tables["matches"], ["applicant_id", "firm_id", "decision", "link_type", "evidence"])
     patents = workspace.read("patents", _PATENT_COLUMNS)
     numbers = patents.column("publication_number").combine_chunks()
     changed_firms = changed_firm_ids(firms_before, firms)
-    firm_ids = set(firms["firm_id"].astype(str))
-    parse = parse_with(parses)
+    firm_ids = set(firms["firm_id"].tolist())  # a required text column
+    parse, classify = parse_with(kept_names.parses), classify_with(kept_names.types)
 
     # 1. names on new or changed patents, and the names those patents had before
     quarantine = Quarantine(STAGE)
     changed_rows = _patents(patents, numbers, changed_patents)
-    keys = set(build_applicants(changed_rows, quarantine, parse).table["normalized_name"])
+    keys = set(build_applicants(changed_rows, quarantine, parse, classify).table["normalized_name"])
     patents_quarantined = len(quarantine)
-    old_ids = set(filings.loc[filings["publication_number"].isin(changed_patents), "applicant_id"])
+    stored_filings = tables["filings"]
+    filing_numbers = stored_filings.column("publication_number")
+    old_ids = set(stored_filings.column("applicant_id").filter(
+        pc.is_in(filing_numbers, value_set=_strings(changed_patents))).to_pylist())
     # 2. applicants whose candidate firms changed (the n-gram search needs the register); 3. applicants under review
     affected_ids, searched = _affected_by_firms(applicants, filings, matches, firms, firms_before, changed_firms, parse)
-    register = FirmRegister(firms, parses)
+    register = FirmRegister(firms, kept_names.parses)
     affected_ids |= old_ids | _affected_by_ngrams(register, searched, changed_firms)
     decisions_path = workspace.decisions_path
     reviews, reviews_read = load_reviews(decisions_path, set(applicants["applicant_id"]) | affected_ids,
@@ -152,39 +163,49 @@ def _rematch(workspace: Workspace, run_id: str, changed_patents: set[str], firms
     affected_ids |= set(reviews)
     # 4. people on the same patents as any of them
     keys |= set(applicants.loc[applicants["applicant_id"].isin(affected_ids), "normalized_name"])
-    key_of = dict(zip(applicants["applicant_id"], applicants["normalized_name"], strict=True))
-    touched = set(filings.loc[filings["applicant_id"].map(key_of).isin(keys), "publication_number"]) | changed_patents
-    people = set(applicants.loc[applicants["applicant_type"] == "individual", "applicant_id"])
-    on_touched = filings[filings["publication_number"].isin(touched)]
-    keys |= {key_of[a] for a in on_touched["applicant_id"] if a in people}
+    # each filing's applicant: its name (key) and whether it is a person
+    applicant_row = pc.index_in(stored_filings.column("applicant_id"),
+                                value_set=tables["applicants"].column("applicant_id"))
+    filing_keys = tables["applicants"].column("normalized_name").take(applicant_row)
+    by_person = pc.equal(tables["applicants"].column("applicant_type").take(applicant_row), "individual")
+    touched = _patents_of(filing_numbers, filing_keys, keys) | changed_patents
+    keys |= set(filing_keys.filter(pc.and_(pc.is_in(filing_numbers, value_set=_strings(touched)), by_person)).to_pylist())
 
     # rebuild every affected name from all of its filings
-    touched = set(filings.loc[filings["applicant_id"].map(key_of).isin(keys), "publication_number"]) | changed_patents
+    touched = _patents_of(filing_numbers, filing_keys, keys) | changed_patents
     quarantine = Quarantine(STAGE)
-    apps = build_applicants(_patents(patents, numbers, touched), quarantine, parse)
-    apps = _only_keys(apps, keys, filings)
+    apps = build_applicants(_patents(patents, numbers, touched), quarantine, parse, classify)
+    apps = _only_keys(apps, keys, stored_filings)
     reviews, reviews_read = load_reviews(decisions_path, set(applicants["applicant_id"]) | set(apps.table["applicant_id"]),
                                          firm_ids, quarantine)
     matcher = Matcher(register, apps, reviews)
     # co-applicants not re-matched keep their firm: the people matched below look them up
-    kept = matches[~matches["applicant_id"].isin(set(apps.table["applicant_id"]))]
-    resolving = kept[kept["firm_id"].isin(register.row_of) & (
-        (kept["decision"] == "manual") | ((kept["decision"] == "auto") & kept["link_type"].isin(("direct", "former_name"))))]
+    linked = matches[(matches["decision"] == "manual") | (
+        (matches["decision"] == "auto") & matches["link_type"].isin(("direct", "former_name")))]
+    resolving = linked[~linked["applicant_id"].isin(set(apps.table["applicant_id"])) & linked["firm_id"].isin(
+        register.row_of)]
     matcher.resolved.update({a: register.row_of[f] for a, f in zip(resolving["applicant_id"], resolving["firm_id"],
                                                                    strict=True)})
-    fresh = pd.DataFrame(matcher.run(), columns=_MATCH_COLUMNS)
+    fresh = _conformed(MATCHES, pd.DataFrame(matcher.run(worker_count()), columns=_MATCH_COLUMNS))
 
-    rebuilt_keys = set(apps.table["normalized_name"])
-    new_applicants = pd.concat([applicants[~applicants["normalized_name"].isin(rebuilt_keys)], apps.table],
-                               ignore_index=True)
-    new_filings = pd.concat([filings[~filings["publication_number"].isin(touched)],
-                             apps.filings[["publication_number", "position", "applicant_id", "raw_name", "address"]]],
-                            ignore_index=True)
+    # the stored rows of everything not rebuilt, then the rebuilt ones, put in a full run's order
+    old = tables["applicants"]
+    new_applicants = pa.concat_tables([
+        old.filter(pc.invert(pc.is_in(old.column("normalized_name"), value_set=_strings(apps.table["normalized_name"])))),
+        _conformed(APPLICANTS, apps.table)])
+    new_filings = pa.concat_tables([
+        stored_filings.filter(pc.invert(pc.is_in(filing_numbers, value_set=_strings(touched)))),
+        _conformed(FILINGS, apps.filings[["publication_number", "position", "applicant_id", "raw_name", "address"]])])
     new_filings = _in_full_run_order(new_filings, numbers)
-    new_applicants = new_applicants.set_index("applicant_id").loc[
-        pd.unique(new_filings["applicant_id"])].reset_index()
-    gone = set(applicants["applicant_id"]) - set(new_applicants["applicant_id"])
-    new_matches = pd.concat([kept[~kept["applicant_id"].isin(gone)], fresh], ignore_index=True)
+    # applicants in order of first filing; one left without filings is gone
+    new_applicants = new_applicants.take(pc.index_in(pc.unique(new_filings.column("applicant_id")),
+                                                     value_set=new_applicants.column("applicant_id")))
+    stored_ids = tables["applicants"].column("applicant_id")
+    gone = stored_ids.filter(pc.invert(pc.is_in(stored_ids, value_set=new_applicants.column("applicant_id"))))
+    stored = tables["matches"]
+    redone = pa.concat_arrays([_strings(apps.table["applicant_id"]), gone.combine_chunks()])
+    new_matches = pa.concat_tables([
+        stored.filter(pc.invert(pc.is_in(stored.column("applicant_id"), value_set=redone))), fresh])
     new_matches = _matches_in_full_run_order(new_matches, new_applicants, reviews)
 
     workspace.write("applicants", new_applicants, run_id)
@@ -197,39 +218,51 @@ def _rematch(workspace: Workspace, run_id: str, changed_patents: set[str], firms
         run_id=run_id, method_version=METHOD_VERSION, changed_patents=len(changed_patents),
         changed_firms=len(changed_firms), applicants_rematched=len(apps.table), applicants=len(new_applicants),
         filings=len(new_filings), matches=len(new_matches), patents_quarantined=patents_quarantined,
-        seconds=0.0), register, [raw for raws in new_applicants["raw_variants"] for raw in raws]
+        seconds=0.0), register, pc.list_flatten(new_applicants.column("raw_variants")).combine_chunks()
 
 
-def _objects(frame: pd.DataFrame) -> pd.DataFrame:
-    """Arrow-backed string columns as Python objects: many isin/zip passes below, each far faster so. Not the
-    evidence: only Arrow's regex reads it, and it is most of the bytes."""
+def _frame(table: pa.Table, columns: list[str]) -> pd.DataFrame:
+    """Some columns of a table as a frame, text as Python objects: many isin/zip passes below, each far faster so.
+    Not the evidence: only Arrow's regex reads it, and it is most of the bytes."""
+    frame = table.select(columns).to_pandas()
     text = [c for c in frame.columns if isinstance(frame[c].dtype, pd.StringDtype) and c != "evidence"]
     return frame.astype({c: object for c in text}) if text else frame
 
 
+def _conformed(contract: Contract, frame: pd.DataFrame) -> pa.Table:
+    """The rows as the contract's table (an empty frame's columns have no type to convert from)."""
+    return conform(contract, frame if len(frame) else contract.schema.empty_table())
+
+
+def _strings(values) -> pa.Array:
+    """Distinct texts as an Arrow value set (for pc.is_in)."""
+    return pa.array(sorted(set(values)), pa.string())
+
+
 def _patents(table: pa.Table, numbers: pa.Array, wanted: set[str]) -> pd.DataFrame:
-    return table.filter(pc.is_in(numbers, value_set=pa.array(sorted(wanted), pa.string()))).to_pandas()
+    return table.filter(pc.is_in(numbers, value_set=_strings(wanted))).to_pandas()
 
 
-def _only_keys(apps: Applicants, keys: set[str], stored_filings: pd.DataFrame) -> Applicants:
+def _patents_of(numbers: pa.ChunkedArray, filing_keys: pa.ChunkedArray, keys: set[str]) -> set[str]:
+    """The patents with a filing by a name in `keys`."""
+    return set(numbers.filter(pc.is_in(filing_keys, value_set=_strings(keys))).to_pylist())
+
+
+def _only_keys(apps: Applicants, keys: set[str], stored_filings: pa.Table) -> Applicants:
     """Keep the applicants whose name is in `keys` (all their filings were read); the other
     applicants on those patents saw only some of their filings, so they keep their stored ids."""
     table = apps.table[apps.table["normalized_name"].isin(keys)].reset_index(drop=True)
     ids = set(table["applicant_id"])
     filings = apps.filings.copy()
     partial = ~filings["applicant_id"].isin(ids)
-    on_patents = stored_filings["publication_number"].isin(set(filings.loc[partial, "publication_number"]))
-    stored = stored_filings[on_patents].set_index(["publication_number", "position"])["applicant_id"]  # a few rows
+    on_patents = pc.is_in(stored_filings.column("publication_number"),
+                          value_set=_strings(filings.loc[partial, "publication_number"]))
+    stored = stored_filings.filter(on_patents).select(["publication_number", "position", "applicant_id"]).to_pandas(
+        ).set_index(["publication_number", "position"])["applicant_id"]  # a few rows
     where = pd.MultiIndex.from_arrays([filings.loc[partial, "publication_number"], filings.loc[partial, "position"]])
     filings.loc[partial, "applicant_id"] = stored.reindex(where).to_numpy()
-    by_patent: dict[str, list[str]] = {}
-    for pub, aid in zip(filings["publication_number"].tolist(), filings["applicant_id"].tolist(), strict=True):
-        by_patent.setdefault(pub, []).append(aid)
-    members = {pub: on_patent for pub, on_patent in by_patent.items() if len(on_patent) > 1}
-    patents_of: dict[str, list[str]] = {}
-    for pub, on_patent in members.items():
-        for aid in dict.fromkeys(on_patent):
-            patents_of.setdefault(aid, []).append(pub)
+    members, patents_of = _memberships(filings["publication_number"].to_numpy(dtype=object),
+                                       filings["applicant_id"].to_numpy(dtype=object))
     return Applicants(table, filings, {a: d for a, d in apps.dates.items() if a in ids}, members, patents_of,
                       {a: s for a, s in apps.addresses.items() if a in ids})
 
@@ -246,7 +279,7 @@ def _affected_by_firms(applicants: pd.DataFrame, filings: pd.DataFrame, matches:
     affected: set[str] = set()
     # before: stored links to a changed firm, or evidence naming one (as a candidate or an exclusion)
     affected |= set(matches.loc[matches["firm_id"].isin(changed), "applicant_id"])
-    evidence = pa.array(matches["evidence"].fillna(""), pa.string())
+    evidence = pc.fill_null(pa.array(matches["evidence"], pa.string()), "")
     ids = sorted(changed)
     for start in range(0, len(ids), 500):  # a bounded pattern size per regex
         pattern = "|".join(re.escape(f) for f in ids[start:start + 500])
@@ -283,7 +316,8 @@ def _affected_by_firms(applicants: pd.DataFrame, filings: pd.DataFrame, matches:
     # and firms registered at one of the applicant's addresses
     addresses = {geo.address_key(a) for a in rows["address"] if isinstance(a, str)} - {None, ""}
     if addresses:
-        own = filings[filings["applicant_id"].isin(fuzzy) & filings["address"].notna()]
+        own = filings[filings["address"].notna()]
+        own = own[own["applicant_id"].isin(fuzzy)]
         hits = {a for a in pd.unique(own["address"]) if geo.address_key(a) in addresses}
         affected |= set(own.loc[own["address"].isin(hits), "applicant_id"])
     return affected, searched
@@ -312,7 +346,7 @@ def _without_exact_candidate(matches: pd.DataFrame, applicant_ids: pd.Series) ->
     """Applicants the matcher may have searched fuzzily: all but those linked through a date-valid
     exact candidate (key, core or branch) in a compatible region, which the matcher does not search
     further (matching/matcher.py, `_match_firm_names`)."""
-    evidence = pa.array(matches["evidence"].fillna(""), pa.string())
+    evidence = pc.fill_null(pa.array(matches["evidence"], pa.string()), "")
     # stored evidence is JSON written with or without a space after each colon (json / orjson)
     exact = pc.match_substring_regex(evidence, '"matched_variant": ?{[^}]*"via": ?"(key|core|branch_parent)"')
     conflict = pc.match_substring_regex(evidence, '"region": ?"(conflict|name_conflict)"')
@@ -321,22 +355,19 @@ def _without_exact_candidate(matches: pd.DataFrame, applicant_ids: pd.Series) ->
     return set(applicant_ids) - set(matches.loc[settled, "applicant_id"])
 
 
-def _in_full_run_order(filings: pd.DataFrame, numbers: pa.Array) -> pd.DataFrame:
+def _in_full_run_order(filings: pa.Table, numbers: pa.Array) -> pa.Table:
     """Patents-table order, then position: the order build_applicants writes filings in."""
-    row = pc.index_in(pa.array(filings["publication_number"], pa.string()), value_set=numbers).to_numpy(
-        zero_copy_only=False)
-    order = np.lexsort((filings["position"].to_numpy(), row))
-    return filings.iloc[order].reset_index(drop=True)
+    row = pc.index_in(filings.column("publication_number"), value_set=numbers).to_numpy(zero_copy_only=False)
+    return filings.take(np.lexsort((filings.column("position").to_numpy(), row)))
 
 
-def _matches_in_full_run_order(matches: pd.DataFrame, applicants: pd.DataFrame, reviews: dict) -> pd.DataFrame:
+def _matches_in_full_run_order(matches: pa.Table, applicants: pa.Table, reviews: dict) -> pa.Table:
     """The matcher's order: reviewed and non-firm applicants, then firm names, then people; each in
     applicants-table order, rows of one applicant as they were produced."""
-    position = pd.Series(np.arange(len(applicants)), index=applicants["applicant_id"])
-    kinds = applicants.set_index("applicant_id")["applicant_type"]
-    reviewed = {a for a, r in reviews.items() if r.chosen or r.reject_all}
-    kind = kinds.reindex(matches["applicant_id"]).to_numpy()
-    phase = np.where(matches["applicant_id"].isin(reviewed).to_numpy(), 0,
+    ids = matches.column("applicant_id")
+    position = pc.index_in(ids, value_set=applicants.column("applicant_id"))  # every applicant matched is there
+    kind = applicants.column("applicant_type").take(position).to_numpy(zero_copy_only=False)
+    reviewed = pc.is_in(ids, value_set=_strings(a for a, r in reviews.items() if r.chosen or r.reject_all))
+    phase = np.where(reviewed.to_numpy(zero_copy_only=False), 0,
                      np.where(np.isin(kind, FIRM_TYPES), 1, np.where(kind == "individual", 2, 0)))
-    order = np.lexsort((np.arange(len(matches)), position.reindex(matches["applicant_id"]).to_numpy(), phase))
-    return matches.iloc[order].reset_index(drop=True)
+    return matches.take(np.lexsort((np.arange(len(matches)), position.to_numpy(zero_copy_only=False), phase)))

@@ -13,10 +13,11 @@ import pyarrow as pa
 
 from graph.workspace import Quarantine, Workspace
 from matching.applicants import build_applicants
+from matching.classify import classify_applicant
 from matching.decisions import load_reviews
 from matching.matcher import ForkedCall, Matcher
 from matching.normalize import parse_name
-from matching.register import FirmRegister, save_parses
+from matching.register import FirmRegister, save_names
 from matching.scoring import METHOD_VERSION
 
 STAGE = "matching"
@@ -100,10 +101,12 @@ def run_matching(workspace: Workspace, run_id: str, workers: int | None = None) 
     workspace.write("filings", apps.filings[["publication_number", "position", "applicant_id", "raw_name",
                                              "address"]], run_id)
     workspace.write("matches", matches, run_id)
-    # every name parsed, kept for the refresh's incremental match (matching/incremental.py)
+    # every name parsed and every applicant spelling classified (both cached by now), kept for the refresh's
+    # incremental match (matching/incremental.py)
+    spellings = [raw for raws in apps.table["raw_variants"].tolist() for raw in raws]
     parses = {entry.raw: entry.parsed for entry in register.entries}
-    parses.update((raw, parse_name(raw)) for raws in apps.table["raw_variants"].tolist() for raw in raws)
-    save_parses(workspace, run_id, parses)
+    parses.update((raw, parse_name(raw)) for raw in spellings)
+    save_names(workspace, run_id, parses, {raw: classify_applicant(raw) for raw in spellings})
     quarantine_file = quarantine.save(workspace, run_id)
 
     firm_ids, decisions, link_types = columns["firm_id"], columns["decision"], columns["link_type"]

@@ -6,8 +6,8 @@ without leading place); fuzzy lookups go through a TF-IDF matrix of character n-
 (bigrams for Chinese, trigrams for Latin script) searched with a sparse product in chunks,
 after dropping n-grams so common they block nothing (科技, 技术 …).
 
-The name parses are kept in the workspace (`name_parses`), so a refresh parses only the names it
-has not seen before.
+The name parses are kept in the workspace (`name_parses`), with the applicant spellings' types, so
+a refresh parses and classifies only the names it has not seen before.
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
+import spacy
 
 from graph.workspace import Workspace
 from matching import geo
+from matching.classify import classify_applicant
 from matching.normalize import ParsedName, normalize_name, parse_name
 
 ENTRY_KINDS = ("current", "former", "english")
@@ -129,33 +131,98 @@ def _column_place(province: object, city: object) -> tuple[str | None, str | Non
 
 # --- kept name parses -----------------------------------------------------------------------
 _PARSER_SOURCES = ("normalize.py", "geo.py", "legal_forms.py")
+_CLASSIFIER_SOURCES = (*_PARSER_SOURCES, "classify.py")  # classify_applicant parses the name too
+
+
+def _digest(sources: tuple[str, ...], *extra: str) -> str:
+    digest = hashlib.sha256()
+    for name in sources:
+        digest.update((Path(__file__).with_name(name)).read_bytes())
+    for text in extra:
+        digest.update(text.encode())
+    return digest.hexdigest()[:16]
 
 
 def parser_digest() -> str:
     """A digest of the code parse_name runs: kept parses made by other code are not used."""
-    digest = hashlib.sha256()
-    for name in _PARSER_SOURCES:
-        digest.update((Path(__file__).with_name(name)).read_bytes())
-    return digest.hexdigest()[:16]
+    return _digest(_PARSER_SOURCES)
 
 
-def load_parses(workspace: Workspace) -> dict[str, ParsedName]:
-    """raw name -> its parse, from the workspace's `name_parses`; empty when missing or made by other code."""
+def classifier_digest() -> str:
+    """A digest of the code classify_applicant runs (its spaCy version included): kept types made by other code
+    are not used."""
+    return _digest(_CLASSIFIER_SOURCES, spacy.__version__)
+
+
+@dataclass
+class KeptNames:
+    """What `name_parses` holds for the running code: raw name -> parse (every register entry and applicant
+    spelling), and applicant spelling -> classify_applicant's type."""
+
+    parses: dict[str, ParsedName]
+    types: dict[str, str]
+    rows: pa.Table | None = None  # the kept table, when its parses are the running code's (for update_names)
+
+
+def load_names(workspace: Workspace) -> KeptNames:
+    """The workspace's kept parses and applicant types; either is empty when missing or made by other code."""
     if not workspace.has("name_parses"):
-        return {}
+        return KeptNames({}, {})
     table = workspace.read("name_parses")
+    raws = table.column("raw").to_pylist()
+    parses: dict[str, ParsedName] = {}
+    types: dict[str, str] = {}
+    if set(pc.unique(table.column("classifier")).to_pylist()) == {classifier_digest()}:
+        typed = pc.is_valid(table.column("applicant_type"))
+        types = dict(zip(table.column("raw").filter(typed).to_pylist(),
+                         table.column("applicant_type").filter(typed).to_pylist(), strict=True))
     if set(pc.unique(table.column("parser")).to_pylist()) != {parser_digest()}:
-        return {}
+        return KeptNames(parses, types)
     fields = [table.column(f).to_pylist() for f in ParsedName._fields]
-    return dict(zip(table.column("raw").to_pylist(), map(ParsedName._make, zip(*fields, strict=True)), strict=True))
+    parses = dict(zip(raws, map(ParsedName._make, zip(*fields, strict=True)), strict=True))
+    return KeptNames(parses, types, table)
 
 
-def save_parses(workspace: Workspace, run_id: str, parses: Mapping[str, ParsedName]) -> None:
+def save_names(workspace: Workspace, run_id: str, parses: Mapping[str, ParsedName], types: Mapping[str, str]
+               ) -> None:
+    """parses: every name to keep; types: the applicant spellings' types (register entries have none)."""
     raws = list(parses)
     fields = list(zip(*parses.values(), strict=True)) if raws else [()] * len(ParsedName._fields)
     columns = {"raw": pa.array(raws, pa.string()),
                **{f: pa.array(values, pa.string()) for f, values in zip(ParsedName._fields, fields, strict=True)},
-               "parser": pa.repeat(pa.scalar(parser_digest()), len(raws))}
+               "parser": pa.repeat(pa.scalar(parser_digest()), len(raws)),
+               "applicant_type": pa.array([types.get(raw) for raw in raws], pa.string()),
+               "classifier": pa.repeat(pa.scalar(classifier_digest()), len(raws))}
+    workspace.write("name_parses", pa.table(columns), run_id)
+
+
+def update_names(workspace: Workspace, run_id: str, kept: KeptNames, names: pa.Array, spellings: pa.Array,
+                 parse: Callable[[str], ParsedName], classify: Callable[[str], str]) -> None:
+    """Write what save_names writes for `names` (each once, in order of first appearance) with `spellings` typed,
+    in Arrow: the rows `kept` holds are taken over, and only the other names are parsed or classified."""
+    wanted = pc.unique(names)
+    at = (pc.index_in(wanted, value_set=kept.rows.column("raw")) if kept.rows is not None
+          else pa.nulls(len(wanted), pa.int32()))
+    known = pc.is_valid(at).to_numpy(zero_copy_only=False)
+    missing = wanted.filter(pa.array(~known)).to_pylist()
+    parsed = list(zip(*map(parse, missing), strict=True)) if missing else [()] * len(ParsedName._fields)
+    taken = kept.rows.take(at.filter(pa.array(known))) if kept.rows is not None else None
+    # the kept rows, then the new ones, put back in the order of `wanted`
+    order = np.argsort(np.concatenate([np.flatnonzero(known), np.flatnonzero(~known)]), kind="stable")
+    columns = {field: pa.concat_arrays([*([taken.column(field).combine_chunks()] if taken is not None else []),
+                                        pa.array(values, pa.string())]).take(order)
+               for field, values in zip(("raw", *ParsedName._fields), (missing, *parsed), strict=True)}
+    raws = columns["raw"]
+    typed = pc.is_in(raws, value_set=spellings)
+    have = (pa.concat_arrays([taken.column("applicant_type").combine_chunks(), pa.nulls(len(missing), pa.string())]
+                             ).take(order) if taken is not None and kept.types else pa.nulls(len(raws), pa.string()))
+    need = np.flatnonzero(pc.and_(typed, pc.is_null(have)).to_numpy(zero_copy_only=False))
+    types = have.to_pylist()
+    for i, raw in zip(need.tolist(), raws.take(need).to_pylist(), strict=True):
+        types[i] = classify(raw)
+    columns.update(parser=pa.repeat(pa.scalar(parser_digest()), len(raws)),
+                   applicant_type=pc.if_else(typed, pa.array(types, pa.string()), pa.scalar(None, pa.string())),
+                   classifier=pa.repeat(pa.scalar(classifier_digest()), len(raws)))
     workspace.write("name_parses", pa.table(columns), run_id)
 
 
@@ -168,6 +235,17 @@ def parse_with(parses: Mapping[str, ParsedName] | None) -> Callable[[str], Parse
         known = parses.get(raw)
         return known if known is not None else parse_name(raw)
     return parse
+
+
+def classify_with(types: Mapping[str, str] | None) -> Callable[[str], str]:
+    """classify_applicant, answered from `types` when it holds the name."""
+    if not types:
+        return classify_applicant
+
+    def classify(raw: str) -> str:
+        known = types.get(raw)
+        return known if known is not None else classify_applicant(raw)
+    return classify
 
 
 def entry_names(name: str, formers, english) -> Iterator[tuple[str, str]]:
@@ -195,7 +273,7 @@ class FirmRegister:
     def __init__(self, firms: pd.DataFrame, parses: Mapping[str, ParsedName] | None = None):
         """parses: kept name parses (load_parses); names it lacks are parsed."""
         self.firms = firms.reset_index(drop=True)
-        self.firm_ids = self.firms["firm_id"].astype(str).tolist()
+        self.firm_ids = self.firms["firm_id"].tolist()  # a required text column
         self.row_of = {fid: i for i, fid in enumerate(self.firm_ids)}
         parse = parse_with(parses)
         self.entries: list[Entry] = []
@@ -282,7 +360,7 @@ class FirmRegister:
         dereg = pd.to_datetime(self.firms["deregistered_date"], errors="coerce")
         self.established = est.to_numpy(dtype="datetime64[D]")
         self.deregistered = dereg.to_numpy(dtype="datetime64[D]")
-        self.status = self.firms["status"].astype(str).tolist()
+        self.status = self.firms["status"].tolist()  # a required text column
         self.names = self.firms["name"].tolist()
         self.legal_reps = self.firms["legal_representative"].tolist()
         self.successors = [s if isinstance(s, str) and s else None for s in self.firms["successor_firm_id"].tolist()]

@@ -2,9 +2,9 @@
 
 It finds the applicants a registry change affects from the changed firms' side instead of looking
 every applicant up; these tests check it finds every applicant the matcher's own candidate search
-(run forward, applicant by applicant) would give a changed firm. The name parses it keeps in the
-workspace only save work: missing, or made by other parsing code, they are rebuilt and the tables
-come out the same.
+(run forward, applicant by applicant) would give a changed firm. The name parses and applicant types
+it keeps in the workspace only save work: missing, or made by other parsing or classifying code, they
+are rebuilt and the tables come out the same.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from graph.workspace import Workspace
 from ingest import generate
 from ingest.generator import uscc_check_char
 from matching import run_matching
+from matching.classify import classify_applicant
 from matching.incremental import (
     _affected_by_firms,
     _affected_by_ngrams,
@@ -32,7 +33,7 @@ from matching.incremental import (
 )
 from matching.matcher import FIRM_TYPES
 from matching.normalize import parse_name
-from matching.register import FirmRegister, entry_names, load_parses, parser_digest
+from matching.register import FirmRegister, classifier_digest, entry_names, load_names, parser_digest
 
 _PATENT_HEADER = ["公开（公告）号", "申请号", "申请日", "公开（公告）日", "发明名称", "摘要", "申请（专利权）人", "地址",
                   "主分类号", "分类号", "专利类型"]
@@ -150,24 +151,36 @@ def test_missing_or_stale_name_parses_are_rebuilt_and_change_nothing(tmp_path, u
     def remove(target: Workspace) -> None:
         target.table_path("name_parses").unlink()
 
-    def made_by_other_code(target: Workspace) -> None:
+    def spoiled(target: Workspace, columns: dict[str, str]) -> None:
         stale = target.read("name_parses")
-        stale = stale.set_column(stale.schema.get_field_index("key"), "key", pa.array(["错"] * stale.num_rows))
-        stale = stale.set_column(stale.schema.get_field_index("parser"), "parser",
-                                 pa.array(["0123456789abcdef"] * stale.num_rows))
+        for column, value in columns.items():
+            stale = stale.set_column(stale.schema.get_field_index(column), column, pa.array([value] * stale.num_rows))
         target.write("name_parses", stale, "20260101T000000Z-match-old")
 
-    assert load_parses(ws)  # the full match kept them
-    for name, spoil in (("missing", remove), ("stale", made_by_other_code)):
+    def made_by_other_code(target: Workspace) -> None:
+        spoiled(target, {"key": "错", "parser": "0123456789abcdef", "applicant_type": "hospital",
+                         "classifier": "0123456789abcdef"})
+
+    def typed_by_other_code(target: Workspace) -> None:  # the parses are still good
+        spoiled(target, {"applicant_type": "hospital", "classifier": "0123456789abcdef"})
+
+    assert load_names(ws).parses and load_names(ws).types  # the full match kept them
+    for name, spoil in (("missing", remove), ("stale", made_by_other_code), ("stale types", typed_by_other_code)):
         rebuilt = _rematched(ws, tmp_path / name, firms_before, changed, spoil)
         for table, expected in _tables(kept).items():
             assert _tables(rebuilt)[table].equals(expected), f"{name} parses: table {table} differs"
+        # names taken over from the kept table and names parsed again give the same rows
+        assert rebuilt.read("name_parses").equals(kept.read("name_parses")), f"{name} parses: name_parses differs"
         # the refresh keeps fresh parses for the next one: every register entry and applicant spelling
         parses = rebuilt.read("name_parses")
         assert set(parses.column("parser").to_pylist()) == {parser_digest()}
+        assert set(parses.column("classifier").to_pylist()) == {classifier_digest()}
         firms = rebuilt.read_df("firms")
         names = {raw for row in zip(firms["name"], firms["former_names"], firms["english_name"], strict=True)
                  for _, raw in entry_names(*row)} | {raw for raws in rebuilt.read_df("applicants")["raw_variants"]
                                                      for raw in raws}
         assert set(parses.column("raw").to_pylist()) == names
-        assert all(parse_name(raw) == parse for raw, parse in load_parses(rebuilt).items())
+        fresh = load_names(rebuilt)
+        assert all(parse_name(raw) == parse for raw, parse in fresh.parses.items())
+        spellings = {raw for raws in rebuilt.read_df("applicants")["raw_variants"] for raw in raws}
+        assert fresh.types == {raw: classify_applicant(raw) for raw in spellings}
