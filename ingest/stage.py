@@ -23,6 +23,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -296,6 +297,10 @@ class _Merger:
     thread, for as long as no key repeats and no record lacks a required value, and the table is
     renamed into place with no pass two. From the first batch that breaks this, the part written
     so far becomes the first source of pass two and the rest spills as usual.
+
+    `add` stages a batch in a thread of its own, in the order given, so that the key hashes,
+    lookups and spill writes overlap the normalisation of the next batch. Whatever reads the
+    merger's state (`commit_file`, `discard_file`, `write`) first waits for the batches queued.
     """
 
     def __init__(self, workspace: Workspace, kind: _Kind, run_id: str, direct: bool = False):
@@ -312,6 +317,7 @@ class _Merger:
         self.spill: pa.ipc.RecordBatchFileWriter | None = None
         self.direct_wanted = direct
         self.direct: _BackgroundWriter | None = None
+        self.staging: _InOrder | None = None
 
     def __enter__(self) -> _Merger:
         self.scratch_parent.mkdir(parents=True, exist_ok=True)
@@ -323,6 +329,7 @@ class _Merger:
             except OSError:
                 shutil.rmtree(self.scratch, ignore_errors=True)
                 raise
+        self.staging = _InOrder(f"stage-{self.kind.table}")
         return self
 
     def _start_direct(self) -> None:
@@ -331,6 +338,7 @@ class _Merger:
 
     def __exit__(self, *exc_info) -> None:
         self.discard_file()
+        self.staging.stop()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     @property
@@ -359,6 +367,10 @@ class _Merger:
             self._start_direct()
 
     def add(self, batch: pa.RecordBatch, count: FileCount) -> None:
+        """Queue `batch` to be staged; an error staging an earlier batch is raised here."""
+        self.staging.submit(self._stage, batch, count)
+
+    def _stage(self, batch: pa.RecordBatch, count: FileCount) -> None:
         hashes = key_hashes(batch.column(self.key))
         distinct, occurrences = np.unique(hashes, return_counts=True)
         known = self.seen.contains(distinct) | self.file_keys.contains(distinct)
@@ -379,6 +391,8 @@ class _Merger:
         self.spill.write_batch(batch)
 
     def commit_file(self) -> None:
+        self.staging.wait()
+        self.staging.raise_error()
         for run in self.file_keys.runs:
             self.seen.add(run)
         self.file_keys = _HashRuns()
@@ -388,6 +402,7 @@ class _Merger:
             self.spill = None
 
     def discard_file(self) -> None:
+        self.staging.wait()  # an error staging the file is raised at the next add or commit
         self.file_keys = _HashRuns()
         if self.direct is not None:
             self.direct.abandon()
@@ -398,6 +413,8 @@ class _Merger:
             self.spill = None
 
     def write(self, workspace: Workspace, name: str, run_id: str, orphans: _Orphans) -> int:
+        self.staging.wait()  # every file is committed or discarded by now; this keeps write safe if not
+        self.staging.raise_error()
         if self.direct is not None:  # every record is in the table already, once, complete
             rows = self.direct.rows
             workspace.tables_dir.mkdir(parents=True, exist_ok=True)
@@ -437,18 +454,55 @@ class _Merger:
                         yield reader.get_batch(index)
 
 
+class _InOrder:
+    """Runs calls in a thread of its own, one at a time in the order submitted, at most two waiting
+    (so the batches they hold stay few). A call's error is raised in the submitting thread at its
+    next `submit` or `raise_error`; the calls queued after it are skipped."""
+
+    def __init__(self, name: str):
+        self.pending: queue.Queue = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (call := self.pending.get()) is not None:
+            if self.error is None:
+                try:
+                    call()
+                except BaseException as exc:
+                    self.error = exc
+            self.pending.task_done()
+        self.pending.task_done()
+
+    def submit(self, function: Callable, *args) -> None:
+        self.raise_error()
+        self.pending.put(partial(function, *args))
+
+    def wait(self) -> None:
+        """Return once every call submitted has run."""
+        self.pending.join()
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.pending.put(None)
+            self.thread.join()
+
+
 class _BackgroundWriter:
     """Opens `table` and hands it batches in a thread (Arrow's conform and Parquet encoding release
     the GIL, so writing overlaps the next batch's normalisation); its errors are raised to the caller."""
 
     def __init__(self, table: TableWriter):
         self.table = table
-        self.pending: queue.Queue = queue.Queue(maxsize=2)
-        self.error: BaseException | None = None
         self.closed = False
         table.__enter__()
-        self.thread = threading.Thread(target=self._run, name=f"write-{table.contract.name}", daemon=True)
-        self.thread.start()
+        self.worker = _InOrder(f"write-{table.contract.name}")
 
     @property
     def rows(self) -> int:
@@ -464,34 +518,21 @@ class _BackgroundWriter:
         else:
             self.abandon()
 
-    def _run(self) -> None:
-        while (batch := self.pending.get()) is not None:
-            if self.error is None:
-                try:
-                    self.table.write(batch)
-                except BaseException as exc:  # raised in the caller's thread at its next call
-                    self.error = exc
-            self.pending.task_done()
-        self.pending.task_done()
-
     def write(self, batch: pa.RecordBatch) -> None:
         self._raise()
-        self.pending.put(batch)
+        self.worker.submit(self.table.write, batch)
 
     def _drain(self) -> None:
-        self.pending.join()
+        self.worker.wait()
         self._raise()
 
     def _raise(self) -> None:
-        if self.error is not None:
-            error, self.error = self.error, None
+        if self.worker.error is not None:
             self.abandon()
-            raise error
+            self.worker.raise_error()
 
     def _stop(self) -> None:
-        if self.thread.is_alive():
-            self.pending.put(None)
-            self.thread.join()
+        self.worker.stop()
 
     def finish(self) -> Path:
         """Write what is queued and put the file in place; returns its path."""

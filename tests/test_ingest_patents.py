@@ -358,6 +358,31 @@ def test_a_table_write_failing_midway_leaves_no_table_and_no_scratch(tmp_path, s
     assert scratch_left(workspace) == []
 
 
+def test_a_second_import_failing_midway_leaves_the_first_table_as_it_was(tmp_path, small_batches, monkeypatch):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    workspace = Workspace(tmp_path / "ws")
+    ingest_patents(workspace, [write_cnipa_csv(tmp_path / "a.csv", [{"number": f"CN1170{i:05d}A"}
+                                                                     for i in range(50)])], "run-1")
+    first = pq.read_table(workspace.table_path("patents"))
+    # The second file repeats ten numbers, so its batches spill for the merge pass.
+    second = write_cnipa_csv(tmp_path / "b.csv", [{"number": f"CN1170{i:05d}A"} for i in range(40, 190)])
+    real_write, calls = pa.ipc.RecordBatchFileWriter.write_batch, []
+
+    def disk_full_on_third_batch(self, batch, *args, **kwargs):
+        calls.append(batch.num_rows)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real_write(self, batch, *args, **kwargs)
+
+    monkeypatch.setattr(pa.ipc.RecordBatchFileWriter, "write_batch", disk_full_on_third_batch)
+    with pytest.raises(OSError, match=r"ingest stopped writing its scratch files.*No space left on device"):
+        ingest_patents(workspace, [second], "run-2")
+    assert pq.read_table(workspace.table_path("patents")).equals(first)
+    assert scratch_left(workspace) == []
+
+
 @pytest.mark.parametrize("checked", ["before parsing", "while parsing"])
 def test_a_row_longer_than_a_parse_block_midway_keeps_every_row_once_at_its_position(tmp_path, small_batches,
                                                                                      monkeypatch, checked):
