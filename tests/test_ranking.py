@@ -349,7 +349,9 @@ def test_the_graph_carries_the_new_ranking_columns(ranked):
     ranked_in = graph_tables(ws).rels["RANKED_IN"].to_pandas().set_index("from")
     strong = ranked_in.loc[STRONG]
     assert list(strong["top_patents"]) == ["CN1A", "CN2A", "CN3A"] and strong["dim_strength"] > 50
-    assert strong["explanation"] == "; ".join(strong["reasons"])
+    # the reasons list stays in firm_scores; the graph carries it once, joined, as the explanation
+    scored = ws.read_df("firm_scores").set_index("firm_id").loc[STRONG]
+    assert "reasons" not in ranked_in.columns and strong["explanation"] == "; ".join(scored["reasons"])
 
 
 def test_a_scorecard_that_excludes_every_pair_writes_an_empty_ranking(tmp_path):
