@@ -56,7 +56,7 @@ from matching.register import (
     entry_names,
     load_names,
     parse_with,
-    update_names,
+    write_names,
 )
 from matching.scoring import METHOD_VERSION
 
@@ -125,8 +125,8 @@ def rematch(workspace: Workspace, run_id: str, changed_patents: set[str], firms_
         # every register entry's name and applicant's spelling parsed and every spelling classified, as a full
         # match keeps them, for the next one
         entry_raws = pa.array([entry.raw for entry in register.entries], pa.string())
-        update_names(workspace, run_id, kept, pa.concat_arrays([entry_raws, spellings]), spellings,
-                     parse_with(kept.parses), classify_with(kept.types))
+        write_names(workspace, run_id, kept, pa.concat_arrays([entry_raws, spellings]), spellings,
+                    parse_with(kept.parses), classify_with(kept.types))
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 

@@ -17,7 +17,7 @@ from matching.classify import classify_applicant
 from matching.decisions import load_reviews
 from matching.matcher import ForkedCall, Matcher
 from matching.normalize import parse_name
-from matching.register import FirmRegister, save_names
+from matching.register import FirmRegister, KeptNames, write_names
 from matching.scoring import METHOD_VERSION
 
 STAGE = "matching"
@@ -103,10 +103,10 @@ def run_matching(workspace: Workspace, run_id: str, workers: int | None = None) 
     workspace.write("matches", matches, run_id)
     # every name parsed and every applicant spelling classified (both cached by now), kept for the refresh's
     # incremental match (matching/incremental.py)
-    spellings = [raw for raws in apps.table["raw_variants"].tolist() for raw in raws]
-    parses = {entry.raw: entry.parsed for entry in register.entries}
-    parses.update((raw, parse_name(raw)) for raw in spellings)
-    save_names(workspace, run_id, parses, {raw: classify_applicant(raw) for raw in spellings})
+    spellings = pa.array([raw for raws in apps.table["raw_variants"].tolist() for raw in raws], pa.string())
+    entry_raws = pa.array([entry.raw for entry in register.entries], pa.string())
+    write_names(workspace, run_id, KeptNames({}, {}), pa.concat_arrays([entry_raws, spellings]), spellings,
+                parse_name, classify_applicant)
     quarantine_file = quarantine.save(workspace, run_id)
 
     firm_ids, decisions, link_types = columns["firm_id"], columns["decision"], columns["link_type"]

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,8 @@ from graph.workspace import Workspace
 from matching import geo
 from matching.classify import classify_applicant
 from matching.normalize import ParsedName, normalize_name, parse_name
+
+T = TypeVar("T")
 
 ENTRY_KINDS = ("current", "former", "english")
 _MAX_GRAM_SHARE = 0.02  # n-grams in more than 2% of entries (min 200) do not block
@@ -161,7 +164,7 @@ class KeptNames:
 
     parses: dict[str, ParsedName]
     types: dict[str, str]
-    rows: pa.Table | None = None  # the kept table, when its parses are the running code's (for update_names)
+    rows: pa.Table | None = None  # the kept table, when its parses are the running code's (for write_names)
 
 
 def load_names(workspace: Workspace) -> KeptNames:
@@ -169,7 +172,6 @@ def load_names(workspace: Workspace) -> KeptNames:
     if not workspace.has("name_parses"):
         return KeptNames({}, {})
     table = workspace.read("name_parses")
-    raws = table.column("raw").to_pylist()
     parses: dict[str, ParsedName] = {}
     types: dict[str, str] = {}
     if set(pc.unique(table.column("classifier")).to_pylist()) == {classifier_digest()}:
@@ -179,27 +181,14 @@ def load_names(workspace: Workspace) -> KeptNames:
     if set(pc.unique(table.column("parser")).to_pylist()) != {parser_digest()}:
         return KeptNames(parses, types)
     fields = [table.column(f).to_pylist() for f in ParsedName._fields]
-    parses = dict(zip(raws, map(ParsedName._make, zip(*fields, strict=True)), strict=True))
+    parses = dict(zip(table.column("raw").to_pylist(), map(ParsedName._make, zip(*fields, strict=True)), strict=True))
     return KeptNames(parses, types, table)
 
 
-def save_names(workspace: Workspace, run_id: str, parses: Mapping[str, ParsedName], types: Mapping[str, str]
-               ) -> None:
-    """parses: every name to keep; types: the applicant spellings' types (register entries have none)."""
-    raws = list(parses)
-    fields = list(zip(*parses.values(), strict=True)) if raws else [()] * len(ParsedName._fields)
-    columns = {"raw": pa.array(raws, pa.string()),
-               **{f: pa.array(values, pa.string()) for f, values in zip(ParsedName._fields, fields, strict=True)},
-               "parser": pa.repeat(pa.scalar(parser_digest()), len(raws)),
-               "applicant_type": pa.array([types.get(raw) for raw in raws], pa.string()),
-               "classifier": pa.repeat(pa.scalar(classifier_digest()), len(raws))}
-    workspace.write("name_parses", pa.table(columns), run_id)
-
-
-def update_names(workspace: Workspace, run_id: str, kept: KeptNames, names: pa.Array, spellings: pa.Array,
-                 parse: Callable[[str], ParsedName], classify: Callable[[str], str]) -> None:
-    """Write what save_names writes for `names` (each once, in order of first appearance) with `spellings` typed,
-    in Arrow: the rows `kept` holds are taken over, and only the other names are parsed or classified."""
+def write_names(workspace: Workspace, run_id: str, kept: KeptNames, names: pa.Array, spellings: pa.Array,
+                parse: Callable[[str], ParsedName], classify: Callable[[str], str]) -> None:
+    """Write `name_parses`: `names` (each once, in order of first appearance) parsed, the applicant `spellings`
+    among them typed; the rows `kept` holds are taken over, and only the other names are parsed or classified."""
     wanted = pc.unique(names)
     at = (pc.index_in(wanted, value_set=kept.rows.column("raw")) if kept.rows is not None
           else pa.nulls(len(wanted), pa.int32()))
@@ -228,24 +217,22 @@ def update_names(workspace: Workspace, run_id: str, kept: KeptNames, names: pa.A
 
 def parse_with(parses: Mapping[str, ParsedName] | None) -> Callable[[str], ParsedName]:
     """parse_name, answered from `parses` when it holds the name."""
-    if not parses:
-        return parse_name
-
-    def parse(raw: str) -> ParsedName:
-        known = parses.get(raw)
-        return known if known is not None else parse_name(raw)
-    return parse
+    return _answered_from(parses, parse_name)
 
 
 def classify_with(types: Mapping[str, str] | None) -> Callable[[str], str]:
     """classify_applicant, answered from `types` when it holds the name."""
-    if not types:
-        return classify_applicant
+    return _answered_from(types, classify_applicant)
 
-    def classify(raw: str) -> str:
-        known = types.get(raw)
-        return known if known is not None else classify_applicant(raw)
-    return classify
+
+def _answered_from(known: Mapping[str, T] | None, compute: Callable[[str], T]) -> Callable[[str], T]:
+    if not known:
+        return compute
+
+    def answer(raw: str) -> T:
+        value = known.get(raw)
+        return value if value is not None else compute(raw)
+    return answer
 
 
 def entry_names(name: str, formers, english) -> Iterator[tuple[str, str]]:
