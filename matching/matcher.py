@@ -9,6 +9,7 @@ government bodies get one row with no firm and the reason.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import re
 import traceback
@@ -110,6 +111,12 @@ class Applicant:
     dates: np.ndarray
     legal_form: str
     addresses: frozenset[str]
+    # first and last filing date as ISO text and as day numbers (None without dates): converted for all
+    # applicants at once, read by every evidence document
+    first_filing: str | None = None
+    last_filing: str | None = None
+    first_day: int | None = None
+    last_day: int | None = None
 
 
 def _text(value) -> str | None:
@@ -121,6 +128,23 @@ def _iso_list(days: np.ndarray) -> list[str | None]:
     return [None if d == "NaT" else d for d in np.datetime_as_string(days, unit="D").tolist()]
 
 
+def _date_ends(apps: list[Applicant]) -> None:
+    """Each applicant's first and last filing date, as ISO text (str of the datetime64) and day number."""
+    counts = np.array([len(app.dates) for app in apps], dtype=np.int64)
+    dated = np.flatnonzero(counts > 0)
+    if not len(dated):
+        return
+    flat = np.concatenate([apps[i].dates for i in dated.tolist()]).astype("datetime64[D]")
+    last = np.cumsum(counts[dated]) - 1
+    first = last - counts[dated] + 1
+    for i, iso_first, iso_last, day_first, day_last in zip(
+            dated.tolist(), np.datetime_as_string(flat[first], unit="D").tolist(),
+            np.datetime_as_string(flat[last], unit="D").tolist(), flat[first].view(np.int64).tolist(),
+            flat[last].view(np.int64).tolist(), strict=True):
+        app = apps[i]
+        app.first_filing, app.last_filing, app.first_day, app.last_day = iso_first, iso_last, day_first, day_last
+
+
 def _features(k: int, pairs: Pairs, scored: Scored, edits: int, ratio: float) -> dict:
     """The evidence of one scored pair, field by field (docs/matching.md, "Score")."""
     share = float(scored.share[k])
@@ -128,7 +152,7 @@ def _features(k: int, pairs: Pairs, scored: Scored, edits: int, ratio: float) ->
         "name": round(float(scored.name[k]), 3), "edits": edits, "ratio": round(ratio, 1),
         "region": REGIONS[scored.region[k]], "same_address": bool(scored.same_address[k]),
         "legal_form": LEGAL[scored.legal[k]], "variant": VARIANTS[scored.variant[k]],
-        "short_name_fuzzy": bool(scored.short[k]), "date_share": None if np.isnan(share) else round(share, 3),
+        "short_name_fuzzy": bool(scored.short[k]), "date_share": None if math.isnan(share) else round(share, 3),
         "logit": round(float(scored.z[k]), 3),
     }
 
@@ -157,8 +181,9 @@ class Matcher:
         table = self.apps.table
         people, firms_like = [], []
         columns = ("applicant_id", "name", "raw_variants", "applicant_type", "region", "city")
-        for record in zip(*(table[c].tolist() for c in columns), strict=True):
-            app = self._applicant(*record)
+        everyone = [self._applicant(*record) for record in zip(*(table[c].tolist() for c in columns), strict=True)]
+        _date_ends(everyone)
+        for app in everyone:
             review = self.reviews.get(app.applicant_id)
             if review and (review.chosen or review.reject_all):
                 self._apply_review(app, review)
@@ -278,11 +303,13 @@ class Matcher:
         firm_of = self.reg.entry_firm[pairs.entry].tolist()
         valid = (np.isnan(share) | (share > 0)).tolist()
         z = scored.z.tolist()
+        # plain lists: the loop below reads them pair by pair (a numpy scalar per read costs more)
+        entry_of, via_of = pairs.entry.tolist(), pairs.via.tolist()
         for i, app in enumerate(apps):
-            self._decide(app, range(bounds[i], bounds[i + 1]), pairs, scored, firm_of, valid, z)
+            self._decide(app, range(bounds[i], bounds[i + 1]), pairs, scored, firm_of, valid, z, entry_of, via_of)
 
     def _decide(self, app: Applicant, ks: range, pairs: Pairs, scored: Scored, firm_of: list[int],
-                valid: list[bool], z: list[float]) -> None:
+                valid: list[bool], z: list[float], entry_of: list[int], via_of: list[int]) -> None:
         review = self.reviews.get(app.applicant_id)
         rejected = review.rejected_firms if review else ()
         dropped: list[tuple[int, int | None]] = []  # (firm, pair; None: rejected by reviewer), the first few
@@ -300,8 +327,7 @@ class Matcher:
             if firm not in kept or z[k] > z[kept[firm]]:
                 kept[firm] = k
         excluded = [{"firm_id": self.reg.firm_ids[firm],
-                     "reason": "rejected by reviewer" if k is None else self._date_reason(app, firm,
-                                                                                          int(pairs.entry[k]))}
+                     "reason": "rejected by reviewer" if k is None else self._date_reason(app, firm, entry_of[k])}
                     for firm, k in dropped]
         ranked = sorted(kept.values(), key=lambda k: -z[k])
         if not ranked:
@@ -310,14 +336,15 @@ class Matcher:
         scores = scoring.competing_scores([z[k] for k in ranked])
         best, score = ranked[0], scores[0]
         decision = scoring.decision_for(score)
-        top3 = [self._candidate_summary(k, s, pairs, z) for k, s in zip(ranked[:3], scores[:3], strict=False)]
+        top3 = [self._candidate_summary(entry_of[k], via_of[k], s, z[k])
+                for k, s in zip(ranked[:3], scores[:3], strict=False)]
         if decision == "rejected":
             self._no_firm(app, f"best candidate scored {score:.2f} < {scoring.REVIEW_THRESHOLD}", top3, excluded)
             return
-        firm, entry = firm_of[best], self.reg.entries[int(pairs.entry[best])]
+        firm, entry = firm_of[best], self.reg.entries[entry_of[best]]
         link = "former_name" if entry.kind == "former" else "direct"
         evidence = {"applicant": self._applicant_facts(app), "firm": self._firm_facts(firm),
-                    "matched_variant": {"name": entry.raw, "variant": entry.kind, "via": VIAS[pairs.via[best]]},
+                    "matched_variant": {"name": entry.raw, "variant": entry.kind, "via": VIAS[via_of[best]]},
                     "features": _features(best, pairs, scored, *self._edits_and_ratio(app, entry.parsed.core, best,
                                                                                       pairs)),
                     "candidates": top3, "excluded": excluded}
@@ -333,27 +360,27 @@ class Matcher:
         edits, ratio = int(pairs.edits[k]), float(pairs.ratio[k])
         if edits < 0:
             edits = Levenshtein.distance(app.parsed.core, core)
-        if np.isnan(ratio):
+        if math.isnan(ratio):  # math, not numpy: a tenth of the time on a Python float
             ratio = float(np.float32(fuzz.ratio(app.parsed.core, core)))
         return edits, ratio
 
     def _date_reason(self, app: Applicant, firm: int, entry_id: int) -> str:
         entry = self.reg.entries[entry_id]
         est, end = self.established_iso[firm], self.deregistered_iso[firm]
-        days = app.dates.view(np.int64)  # sorted; an excluded pair always has filing dates
-        if est is not None and days[-1] < self.established_day[firm]:
+        # an excluded pair always has filing dates
+        if est is not None and app.last_day < self.established_day[firm]:
             return f"firm established on {est}, after every filing of this applicant"
-        if end is not None and days[0] > self.deregistered_day[firm]:
+        if end is not None and app.first_day > self.deregistered_day[firm]:
             return f"firm ended ({self.reg.status[firm]}) on {end}, before every filing of this applicant"
         holder = self.reg.firm_ids[entry.taken_by] if entry.taken_by is not None else "another firm"
         return (f"former name {entry.raw} is held by {holder} since {entry.given_up_by}, "
                 "before every filing of this applicant")
 
-    def _candidate_summary(self, k: int, score: float, pairs: Pairs, z: list[float]) -> dict:
+    def _candidate_summary(self, entry_id: int, via: int, score: float, z: float) -> dict:
         reg = self.reg
-        entry = reg.entries[int(pairs.entry[k])]
+        entry = reg.entries[entry_id]
         return {"firm_id": reg.firm_ids[entry.firm], "name": reg.names[entry.firm], "matched_name": entry.raw,
-                "variant": entry.kind, "via": VIAS[pairs.via[k]], "score": round(score, 4), "logit": round(z[k], 3)}
+                "variant": entry.kind, "via": VIAS[via], "score": round(score, 4), "logit": round(z, 3)}
 
     def _firm_facts(self, firm: int) -> dict:
         status = self.reg.status[firm]
@@ -369,11 +396,9 @@ class Matcher:
         return facts
 
     def _applicant_facts(self, app: Applicant) -> dict:
-        dates = app.dates
         return {"name": app.name, "normalized_name": app.parsed.key, "core": app.parsed.core, "type": app.type,
-                "province": app.province, "city": app.city, "filings": int(len(dates)),
-                "first_filing": str(dates[0]) if len(dates) else None,
-                "last_filing": str(dates[-1]) if len(dates) else None}
+                "province": app.province, "city": app.city, "filings": len(app.dates),
+                "first_filing": app.first_filing, "last_filing": app.last_filing}
 
     # --- people --------------------------------------------------------------------------------
     def _match_person(self, app: Applicant) -> None:

@@ -154,9 +154,21 @@ def _bracket_places(text: str) -> tuple[str, str | None, str | None]:
     return _BRACKET_RE.sub(replace, text), province, city
 
 
+# three names in four are basic Han characters only: without a traditional one, NFKC, stripping, simplifying,
+# lower-casing and punctuation removal leave them as they are and they hold no bracket (checked over all of
+# U+4E00..U+9FFF in tests/test_matching_normalize.py)
+_HAN_ONLY_RE = re.compile(r"[\u4e00-\u9fff]+")
+
+
 @lru_cache(maxsize=1_000_000)
 def parse_name(raw: str) -> ParsedName:
     """Parse one raw name (cached: names repeat across patents)."""
+    if isinstance(raw, str) and _HAN_ONLY_RE.fullmatch(raw) and not _TRADITIONAL_RE.search(raw):
+        return _parse_plain_zh(raw, None, None)
+    return _parse_any(raw)
+
+
+def _parse_any(raw: str) -> ParsedName:
     text = unicodedata.normalize("NFKC", raw or "").strip()
     text = to_simplified(text)
     text, b_province, b_city = _bracket_places(text)
@@ -166,7 +178,11 @@ def parse_name(raw: str) -> ParsedName:
 
 
 def _parse_zh(text: str, b_province: str | None, b_city: str | None) -> ParsedName:
-    text = _ZH_DROP_RE.sub("", text.lower())
+    return _parse_plain_zh(_ZH_DROP_RE.sub("", text.lower()), b_province, b_city)
+
+
+def _parse_plain_zh(text: str, b_province: str | None, b_city: str | None) -> ParsedName:
+    """A Chinese name already lower-cased, without spaces or punctuation."""
     branch_of = None
     branch = _BRANCH_RE.match(text)
     if branch:  # 华为技术有限公司北京分公司 -> key 华为技术北京分公司, falls back to the parent's key

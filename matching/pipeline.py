@@ -16,8 +16,7 @@ from matching.applicants import build_applicants
 from matching.classify import classify_applicant
 from matching.decisions import load_reviews
 from matching.matcher import ForkedCall, Matcher
-from matching.normalize import parse_name
-from matching.register import FirmRegister, KeptNames, write_names
+from matching.register import FirmRegister, KeptNames, parse_with, write_names
 from matching.scoring import METHOD_VERSION
 
 STAGE = "matching"
@@ -70,26 +69,32 @@ def worker_count() -> int:
 
 def run_matching(workspace: Workspace, run_id: str, workers: int | None = None) -> MatchReport:
     """workers: processes to use (default worker_count()); the output does not depend on it."""
+    # the whole run, writing included: with millions of objects alive, collector passes during the writes
+    # made write_names alone cost ~1 s of a 25 s run at 300k patents
+    with no_cycle_collection():
+        return _run_matching(workspace, run_id, workers)
+
+
+def _run_matching(workspace: Workspace, run_id: str, workers: int | None) -> MatchReport:
     started = time.perf_counter()
     workers = worker_count() if workers is None else workers
     patents = workspace.read_df("patents", columns=["publication_number", "applicants", "applicant_addresses",
                                                     "application_date", "source_file", "source_position"])
     firms = workspace.read_df("firms")
     quarantine = Quarantine(STAGE)
-    with no_cycle_collection():
-        if workers > 1:
-            # the register is indexed in a child while this process builds the applicants (independent inputs);
-            # the applicants stay here because the matcher reuses the parse cache they fill
-            register_job = ForkedCall(lambda: FirmRegister(firms).portable(), "firm register")
-            apps = build_applicants(patents, quarantine)
-            register = FirmRegister.from_portable(register_job.result(), firms)
-        else:
-            apps = build_applicants(patents, quarantine)
-            register = FirmRegister(firms)
-        patents_quarantined = len(quarantine)
-        reviews, reviews_read = load_reviews(workspace.decisions_path, set(apps.table["applicant_id"].tolist()),
-                                             set(register.firm_ids), quarantine)
-        rows = Matcher(register, apps, reviews, evidence_as_bytes=True).run(workers)
+    if workers > 1:
+        # the register is indexed in a child while this process builds the applicants (independent inputs);
+        # the applicants stay here because the matcher reuses the parse cache they fill
+        register_job = ForkedCall(lambda: FirmRegister(firms).portable(), "firm register")
+        apps = build_applicants(patents, quarantine)
+        register = FirmRegister.from_portable(register_job.result(), firms)
+    else:
+        apps = build_applicants(patents, quarantine)
+        register = FirmRegister(firms)
+    patents_quarantined = len(quarantine)
+    reviews, reviews_read = load_reviews(workspace.decisions_path, set(apps.table["applicant_id"].tolist()),
+                                         set(register.firm_ids), quarantine)
+    rows = Matcher(register, apps, reviews, evidence_as_bytes=True).run(workers)
     # an Arrow table from column lists, not a frame from records (4x faster), the evidence straight from its
     # UTF-8 bytes; the counts below read the plain lists
     columns = {c: [row[c] for row in rows] for c in _MATCH_COLUMNS}
@@ -105,8 +110,11 @@ def run_matching(workspace: Workspace, run_id: str, workers: int | None = None) 
     # incremental match (matching/incremental.py)
     spellings = pa.array([raw for raws in apps.table["raw_variants"].tolist() for raw in raws], pa.string())
     entry_raws = pa.array([entry.raw for entry in register.entries], pa.string())
+    # the register's entries carry their parses: with workers > 1 they were parsed in another process, whose
+    # parse cache this one does not have
+    entry_parses = parse_with({entry.raw: entry.parsed for entry in register.entries})
     write_names(workspace, run_id, KeptNames({}, {}), pa.concat_arrays([entry_raws, spellings]), spellings,
-                parse_name, classify_applicant)
+                entry_parses, classify_applicant)
     quarantine_file = quarantine.save(workspace, run_id)
 
     firm_ids, decisions, link_types = columns["firm_id"], columns["decision"], columns["link_type"]

@@ -218,3 +218,22 @@ def test_real_chinese_inventors_are_people():
     types = Counter(classify_applicant(n) for n in inventors)
     assert types["individual"] / len(inventors) >= 0.97, types
     assert types["company"] == 0, types
+
+
+def test_han_only_names_take_the_short_path_to_the_same_parse():
+    """parse_name skips NFKC, simplification, brackets and punctuation removal for basic-Han names without a
+    traditional character: none of those steps changes any character of U+4E00..U+9FFF."""
+    import re
+    import unicodedata
+
+    from matching.normalize import _TRADITIONAL_RE, _ZH_DROP_RE, _parse_any, to_simplified
+
+    block = "".join(chr(c) for c in range(0x4E00, 0xA000))
+    plain = _TRADITIONAL_RE.sub("", block)
+    assert unicodedata.normalize("NFKC", plain) == plain == plain.lower() == plain.strip()
+    assert to_simplified(plain) == plain and not _ZH_DROP_RE.search(plain)
+    assert not re.search(r"[(\[{【〔]", plain)
+    names = ["深圳市大疆创新科技有限公司", "华为技术有限公司北京分公司", "北京鸿图控股集团有限公司", "中山大学", "张伟",
+             "广东省深圳市华兴电子股份有限公司", "上海张江高科技园区开发股份有限公司", "有限公司"]
+    for name in names:
+        assert parse_name.__wrapped__(name) == _parse_any(name), name
