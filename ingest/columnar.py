@@ -9,6 +9,7 @@ the parser rejects rejects its row, with the same field and reason the row path 
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,8 +67,19 @@ def patent_batch(fields: dict[str, list[pa.Array]], header_of: Callable[[str], s
         cleaned = [clean(c) for c in columns]
         return cleaned[0] if len(cleaned) == 1 else pc.coalesce(*cleaned)
 
+    def distinct_cells(name: str, cleaned: bool = True) -> tuple[pa.Array, pa.Array]:
+        """The field's cleaned cells once per distinct cell, and which one each row holds. A field read
+        from one column is encoded first, so only its distinct cells are cleaned (`cleaned=False`: not at
+        all, for a caller cleaning each part of a cell, which is all cleaning the cell would do)."""
+        columns = fields.get(name)
+        if name in derived or not columns or len(columns) > 1:
+            encoded = pc.dictionary_encode(column(name), null_encoding="encode")
+            return encoded.dictionary, encoded.indices
+        encoded = pc.dictionary_encode(columns[0].cast(pa.string()), null_encoding="encode")
+        return clean(encoded.dictionary) if cleaned else encoded.dictionary, encoded.indices
+
     def parsed(name: str, parse: Callable, out_type: pa.DataType, source: str = "") -> pa.Array:
-        values, reasons = by_distinct_value(column(source or name), parse, out_type)
+        values, reasons = _parse_distinct(*distinct_cells(source or name), parse, out_type)
         checks.append((name, _prefix(reasons, header_of(source or name))))
         return values
 
@@ -83,7 +95,8 @@ def patent_batch(fields: dict[str, list[pa.Array]], header_of: Callable[[str], s
     granted = parsed("grant_date", nz.parse_date, pa.date32())
     published = parsed("publication_date", nz.parse_date, pa.date32())
     def codes(name: str, source: str = "") -> _Distinct:
-        cells = _distinct_codes(column(source or name), drop_repeats=False)  # dropped once joined, below
+        distinct, rows = distinct_cells(source or name)
+        cells = _codes_of_distinct(distinct, rows.to_numpy(), drop_repeats=False)  # dropped once joined, below
         checks.append((name, _prefix(cells.per_row(cells.reasons), header_of(source or name))))
         return cells
 
@@ -92,8 +105,8 @@ def patent_batch(fields: dict[str, list[pa.Array]], header_of: Callable[[str], s
     applications, application_reasons = application_numbers(column("application_number"))
     checks.append(("application_number", _prefix(application_reasons, header_of("application_number"))))
     application_dates = parsed("application_date", nz.parse_date, pa.date32())
-    cited, cited_reasons = citations(column("cited_publications"))
-    checks.append(("cited_publications", _prefix(cited_reasons, header_of("cited_publications"))))
+    cited = citations(*distinct_cells("cited_publications", cleaned=False))
+    checks.append(("cited_publications", _prefix(cited.per_row(cited.reasons), header_of("cited_publications"))))
     claims = parsed("claims_count", nz.parse_count, pa.int32())
 
     rejections = _first_reasons(checks)
@@ -104,10 +117,27 @@ def patent_batch(fields: dict[str, list[pa.Array]], header_of: Callable[[str], s
     def accepted(values: pa.Array) -> pa.Array:
         return values if not rejections else values.filter(keep_mask)
 
+    def accepted_cells(name: str) -> tuple[pa.Array, pa.Array]:
+        distinct, rows = distinct_cells(name)
+        return distinct, accepted(rows)
+
+    def name_lists(name: str) -> pa.Array:
+        """Names split once per distinct cell, unless nearly all cells differ (see `split_multi`). Each name
+        is cleaned, which is all that cleaning its whole cell first would do: a single column is split raw."""
+        columns = fields.get(name)
+        if name in derived or not columns or len(columns) > 1:
+            return split_multi(accepted(column(name)))
+        raw = columns[0].cast(pa.string())
+        if _mostly_distinct(raw):
+            return split_multi(accepted(raw))
+        encoded = pc.dictionary_encode(raw, null_encoding="encode")
+        return _split_distinct(encoded.dictionary, accepted(encoded.indices))
+
     # Columns no check reads are built for the accepted rows only: filtering their lists afterwards costs more.
     kinds = accepted(kinds)
-    type_from_text, _ = by_distinct_value(accepted(column("patent_type")), nz.patent_type_from_text, pa.string())
+    type_from_text, _ = _parse_distinct(*accepted_cells("patent_type"), nz.patent_type_from_text, pa.string())
     type_from_kind, _ = by_distinct_value(kinds, _type_of_kind, pa.string())
+    statuses, status_rows = accepted_cells("legal_status")
     columns = {
         "publication_number": accepted(numbers),
         "application_number": accepted(applications),
@@ -121,12 +151,12 @@ def patent_batch(fields: dict[str, list[pa.Array]], header_of: Callable[[str], s
         "grant_date": accepted(granted),
         "ipc": _joined_codes(*ipc, keep),
         "cpc": _joined_codes(*cpc, keep),
-        "applicants": split_multi(accepted(column("applicants"))),
-        "applicant_addresses": split_multi(accepted(column("applicant_addresses"))),
-        "inventors": split_multi(accepted(column("inventors"))),
-        "cited_publications": accepted(cited),
+        "applicants": name_lists("applicants"),
+        "applicant_addresses": name_lists("applicant_addresses"),
+        "inventors": name_lists("inventors"),
+        "cited_publications": cited.lists.take(pa.array(cited.rows[keep])),  # one take, no filter after
         "claims_count": accepted(claims),
-        "legal_status": accepted(column("legal_status")),
+        "legal_status": statuses.take(status_rows),
         "source_file": pa.repeat(pa.scalar(source_file, pa.string()), int(keep.sum())),
         "source_position": pa.array(positions[keep], pa.int64()),
     }
@@ -196,15 +226,25 @@ def by_distinct_value(values: pa.Array, parse: Callable, out_type: pa.DataType) 
     batch only calls `parse` for values no earlier batch had.
     """
     encoded = pc.dictionary_encode(values, null_encoding="encode")
-    distinct = encoded.dictionary
+    return _parse_distinct(encoded.dictionary, encoded.indices, parse, out_type)
+
+
+def _parse_distinct(distinct: pa.Array, rows: pa.Array, parse: Callable, out_type: pa.DataType) -> tuple[pa.Array, pa.Array]:
+    """`by_distinct_value` of the column whose row i holds `distinct[rows[i]]` (`distinct` may repeat a value)."""
     memo = _memos.get(parse)
     if memo is None or memo.results.type != out_type or len(memo.values) > _MEMO_LIMIT:
         memo = _memos[parse] = _Memo(pa.array([], pa.string()), pa.array([], out_type), pa.array([], pa.string()))
     where = pc.index_in(distinct, value_set=memo.values)
     if where.null_count:
-        new = distinct.filter(pc.is_null(where)).to_pylist()
+        new = list(dict.fromkeys(distinct.filter(pc.is_null(where)).to_pylist()))
+        fast = _FAST_PARSERS.get(parse)
+        known = fast(new) if fast else {}
         results, reasons = [], []
         for value in new:
+            if value in known:
+                results.append(known[value])
+                reasons.append(None)
+                continue
             try:
                 results.append(parse(value))
                 reasons.append(None)
@@ -218,8 +258,37 @@ def by_distinct_value(values: pa.Array, parse: Callable, out_type: pa.DataType) 
     # Looked up per distinct value, then spread over the rows; most columns have no reason at all.
     reasons = memo.reasons.take(where)
     if reasons.null_count == len(reasons):
-        return memo.results.take(where).take(encoded.indices), pa.nulls(len(values), pa.string())
-    return memo.results.take(where).take(encoded.indices), reasons.take(encoded.indices)
+        return memo.results.take(where).take(rows), pa.nulls(len(rows), pa.string())
+    return memo.results.take(where).take(rows), reasons.take(rows)
+
+
+def _plain_dates(values: list[str | None]) -> dict[str, dt.date]:
+    """`normalize.parse_date` of the values spelled `2021-03-05`, `2021.03.05`, `2021/03/05` or `20210305`
+    (ASCII digits) that are real dates, computed together; the parser sees every other value."""
+    cells = np.array([v if v is not None and len(v) in (8, 10) and v.isascii() and "\0" not in v else ""
+                      for v in values], dtype="S10")
+    if not len(cells):
+        return {}
+    chars = cells.view(np.uint8).reshape(len(cells), 10)
+    digits = (chars >= ord("0")) & (chars <= ord("9"))
+    separators = np.isin(chars[:, [4, 7]], np.frombuffer(b"-./", np.uint8)).all(axis=1)
+    spaced = separators & digits[:, [0, 1, 2, 3, 5, 6, 8, 9]].all(axis=1)
+    packed = digits[:, :8].all(axis=1) & (chars[:, 8] == 0)  # S10 pads an 8-character value with NUL bytes
+    numbers = (chars - ord("0")).astype(np.int64)
+    def number(columns: list[int]) -> np.ndarray:
+        return sum(numbers[:, c] * 10 ** (len(columns) - 1 - i) for i, c in enumerate(columns))
+    year = number([0, 1, 2, 3])
+    month = np.where(packed, number([4, 5]), number([5, 6]))
+    day = np.where(packed, number([6, 7]), number([8, 9]))
+    plain = (spaced | packed) & (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1)
+    months = np.where(plain, (year - 1970) * 12 + month - 1, 0).astype("datetime64[M]")
+    first_days = months.astype("datetime64[D]")
+    real = plain & (day <= ((months + 1).astype("datetime64[D]") - first_days).astype(np.int64))
+    dates = (first_days + np.where(real, day - 1, 0)).astype(dt.date)
+    return {values[i]: dates[i] for i in np.flatnonzero(real)}
+
+
+_FAST_PARSERS: dict[Callable, Callable[[list], dict]] = {nz.parse_date: _plain_dates}
 
 
 def fast_or_exact(values: pa.Array, fast: Callable, parse: Callable, out_type: pa.DataType) -> tuple[pa.Array, pa.Array]:
@@ -299,7 +368,10 @@ class _Distinct:
 def _distinct_codes(values: pa.Array, drop_repeats: bool) -> _Distinct:
     """`classification_lists` per distinct cell: exports repeat a main class on thousands of rows."""
     encoded = pc.dictionary_encode(values, null_encoding="encode")
-    distinct, rows = encoded.dictionary, encoded.indices.to_numpy()
+    return _codes_of_distinct(encoded.dictionary, encoded.indices.to_numpy(), drop_repeats)
+
+
+def _codes_of_distinct(distinct: pa.Array, rows: np.ndarray, drop_repeats: bool) -> _Distinct:
     ready = _matches(distinct, _CANONICAL_CODES)
     if pc.all(ready).as_py():
         return _Distinct(rows, _split_codes(distinct, drop_repeats), pa.nulls(len(distinct), pa.string()))
@@ -344,7 +416,7 @@ def _with_cn(numbers: pa.Array) -> pa.Array:
 
 
 def split_multi(values: pa.Array) -> pa.Array:
-    """`normalize.split_multi` over a cleaned column: lists split on `;` `；` newline `|`, never commas.
+    """`normalize.split_multi` over a column, cleaned or not: lists split on `;` `；` newline `|`, never commas.
 
     Names repeat down a file, so each distinct cell is split once; a column whose cells are nearly
     all different (inventors) is split as it is, as the dictionary would cost more than it saves.
@@ -353,9 +425,14 @@ def split_multi(values: pa.Array) -> pa.Array:
         parts = _split(values, _LIST_SEPARATORS)
         return _rebuild_lists(len(values), pc.list_parent_indices(parts), clean(pc.list_flatten(parts)))
     encoded = pc.dictionary_encode(values, null_encoding="encode")
-    parts = _split(encoded.dictionary, _LIST_SEPARATORS)
+    return _split_distinct(encoded.dictionary, encoded.indices)
+
+
+def _split_distinct(distinct: pa.Array, rows: pa.Array) -> pa.Array:
+    """`split_multi` of the column whose row i holds `distinct[rows[i]]`."""
+    parts = _split(distinct, _LIST_SEPARATORS)
     items = clean(pc.list_flatten(parts))
-    return _rebuild_lists(len(encoded.dictionary), pc.list_parent_indices(parts), items).take(encoded.indices)
+    return _rebuild_lists(len(distinct), pc.list_parent_indices(parts), items).take(rows)
 
 
 _SAMPLE_ROWS = 256
@@ -367,10 +444,9 @@ def _mostly_distinct(values: pa.Array) -> bool:
     return pc.count_distinct(sample, mode="all").as_py() > 0.9 * len(sample)
 
 
-def citations(values: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """`normalize.publication_list` over a cleaned column: (normalised lists, first bad token's reason)."""
-    encoded = pc.dictionary_encode(values, null_encoding="encode")
-    distinct = encoded.dictionary
+def citations(distinct: pa.Array, rows: pa.Array) -> _Distinct:
+    """`normalize.publication_list` over the column (cleaned or not) whose row i holds `distinct[rows[i]]`:
+    normalised lists and the first bad token's reason, per distinct cell."""
     parts = _split(distinct, _CITATION_SEPARATORS)
     parents = pc.list_parent_indices(parts)
     numbers, _, reasons = publication_numbers(clean(pc.list_flatten(parts)), with_kinds=False)
@@ -380,7 +456,7 @@ def citations(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     for index in bad[::-1]:  # the first bad token of a row wins
         row_reasons[parent_of[index]] = reasons[int(index)].as_py()
     lists = _dedupe_lists(_rebuild_lists(len(distinct), parents, numbers))
-    return lists.take(encoded.indices), pa.array(row_reasons, pa.string()).take(encoded.indices)
+    return _Distinct(rows.to_numpy(), lists, pa.array(row_reasons, pa.string()))
 
 
 def _split(values: pa.Array, separators: tuple[str, ...]) -> pa.Array:
@@ -441,17 +517,29 @@ def _rebuild_lists(length: int, parents: pa.Array, items: pa.Array) -> pa.Array:
 
 
 def _dedupe_lists(lists: pa.Array) -> pa.Array:
-    """Drop repeats within each list, keeping each item's first place."""
+    """Drop repeats within each list, keeping each item's first place.
+
+    Lists are short: each item is compared with the items 1, 2, … places before it in its list,
+    as long as any list is that long (cheaper than sorting all items by list and value).
+    """
     items = pc.list_flatten(lists)
     if not len(items):
         return lists
-    parents = pc.list_parent_indices(lists).to_numpy().astype(np.int64)
-    codes = pc.dictionary_encode(items).indices.to_numpy().astype(np.int64)
-    _, first = np.unique(parents * (int(codes.max()) + 1) + codes, return_index=True)
-    if len(first) == len(items):
+    parents = pc.list_parent_indices(lists).to_numpy()
+    codes = pc.dictionary_encode(items).indices.to_numpy()
+    index = np.arange(len(items))
+    opens = np.empty(len(items), dtype=bool)  # an item opening its list (a list's items are side by side)
+    opens[0], opens[1:] = True, parents[1:] != parents[:-1]
+    place = index - np.maximum.accumulate(np.where(opens, index, 0))  # each item's place in its list
+    repeat = np.zeros(len(items), dtype=bool)
+    later, back = np.flatnonzero(place >= 1), 1
+    while len(later):
+        repeat[later] |= codes[later] == codes[later - back]
+        back += 1
+        later = later[place[later] >= back]
+    if not repeat.any():
         return lists
-    keep = np.zeros(len(items), dtype=bool)
-    keep[first] = True
+    keep = ~repeat
     return _rebuild_lists(len(lists), pa.array(parents[keep]), items.filter(pa.array(keep)))
 
 

@@ -159,6 +159,8 @@ def test_lists_split_column_wise_as_the_row_builder_splits_them(distinct):
     values = columnar.clean(pa.array(column, pa.string()))
     assert columnar._mostly_distinct(values) == distinct
     assert columnar.split_multi(values).to_pylist() == [nz.split_multi(cell) for cell in column]
+    raw = [f" {cell}\n" if cell and i % 3 else cell for i, cell in enumerate(column)] + ["n/a", " - ", "无；", "\u3000"]
+    assert columnar.split_multi(pa.array(raw, pa.string())).to_pylist() == [nz.split_multi(cell) for cell in raw]
 
 
 def test_column_path_equals_the_row_builder_on_generated_exports(tmp_path):
@@ -179,6 +181,47 @@ def test_column_path_equals_the_row_builder_on_generated_exports(tmp_path):
                 expected_rejections.append((index, exc.field, exc.reason))
         assert batch.to_pylist() == expected
         assert [(r.row, r.field, r.reason) for r in rejections] == expected_rejections
+
+
+def test_cells_spelled_differently_in_one_batch_give_what_the_row_builder_gives():
+    """A column read once per distinct raw cell: cells differing only by surrounding spaces or placeholder
+    spelling, in the same batch, must come out as each row alone would."""
+    header = ["公开（公告）号", "申请号", "申请日", "公开（公告）日", "主分类号", "分类号", "引证专利",
+              "申请（专利权）人", "地址", "法律状态", "专利类型", "权利要求数量", "发明（设计）人"]
+    variants = [[" 2021-03-05", "2021-03-05", "2021-03-05\u3000", "-", "无", "", "2021-02-30"],
+                [" G06N3/08", "G06N3/08", "G06N 3/08 ", "N/A", "G06N3/08;G06N3/08"],
+                [" CN1234567A", "CN1234567A；CN1234567A", "-", "CN1234567A, ", "XX"],
+                [" 甲公司", "甲公司", "无", "甲公司；乙公司 "], [" 北京市", "北京市", "--"],
+                [" 有效", "有效", "NA", "有效 "], [" 发明", "发明", "none", "实用新型 "], [" 12", "12", "12项", "-"]]
+    rows = [[f"CN{1000000 + i}A", "CN202110123456.7", variants[0][i % 7], variants[0][i % 5], variants[1][i % 5],
+             variants[1][i % 3], variants[2][i % 5], variants[3][i % 4], variants[4][i % 3], variants[5][i % 4],
+             variants[6][i % 4], variants[7][i % 4], "张三；李四"] for i in range(140)]
+    columns = headers.map_headers(header, headers.PATENT_HEADERS)
+    cells = [pa.array([r[i] for r in rows]) for i in range(len(header))]
+    fields = {f: [cells[i] for i in idx] for f, idx in columns.columns.items()}
+    batch, rejections = patent_batch(fields, columns.header_of, len(rows), "f", np.arange(1, len(rows) + 1))
+    expected, expected_rejections = [], []
+    for index, row in enumerate(rows):
+        try:
+            expected.append(records.build_patent(sources._pick(columns, row), columns.header_of, "f", index + 1))
+        except records.RowRejected as exc:
+            expected_rejections.append((index, exc.field, exc.reason))
+    assert len(expected_rejections) > 10 and len(expected) > 10  # both kinds of row are there
+    assert batch.to_pylist() == expected
+    assert [(r.row, r.field, r.reason) for r in rejections] == expected_rejections
+
+
+def test_dates_computed_together_are_what_the_date_parser_gives():
+    """columnar parses plain dates (2021-03-05, 20210305 …) of a batch together; every other value, and every
+    date that does not exist, is left to normalize.parse_date."""
+    values = [f"{y:04d}{sep}{m:02d}{sep}{d:02d}" for y in (0, 1, 1900, 1970, 2000, 2021, 2024, 2100, 9999)
+              for m in range(14) for d in range(33) for sep in ("-", ".", "/", "")]
+    values += ["2021-3-5", "２０２１-03-05", "20210305\0\0", "2021-03-05 ", "2021_03_05", "202103051", "", None]
+    computed = columnar._plain_dates(values)
+    assert {"2021-03-05", "2024.02.29", "20001231", "0001/01/01"} <= computed.keys()
+    assert "2021-02-29" not in computed and "19000229" not in computed and "2021-3-5" not in computed
+    for value, date in computed.items():
+        assert nz.parse_date(value) == date
 
 
 def test_positions_stay_exact_across_many_small_csv_blocks(tmp_path, monkeypatch):
