@@ -501,16 +501,18 @@ def _read_ahead(open_reader: Callable[[int], Iterator[pa.RecordBatch]],
         skip = handed_rows
         blocks: list[pa.RecordBatch] = []
         odd: list[tuple[int, str]] = []  # rows set aside up to the last block read
+        size = 0  # bytes of `blocks`, summed as they come (`nbytes` walks every buffer of a block)
         for block in open_reader(block_size):
             if skip:  # read before, by a reader with smaller blocks
                 block, skip = block.slice(min(skip, block.num_rows)), max(0, skip - block.num_rows)
             blocks.append(block)
+            size += block.nbytes
             odd += [row for row in odd_rows if row[0] not in handed_odd]
             odd_rows.clear()
-            if sum(b.nbytes for b in blocks) >= _BATCH_BYTES:
+            if size >= _BATCH_BYTES:
                 if not hand_on(blocks, odd):
                     return False
-                blocks, odd = [], []
+                blocks, odd, size = [], [], 0
         if any(b.num_rows for b in blocks):
             return hand_on(blocks, odd)
         odd_rows[:0] = odd  # set aside after the last good row: they go out at the end
