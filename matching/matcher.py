@@ -90,6 +90,13 @@ class ForkedCall:
             raise RuntimeError(f"matching worker ({self.what}) failed:\n{value}")
         return value
 
+    def cancel(self) -> None:
+        """Stop the child: the caller failed and will not read its result (unread, the child would wait on the
+        pipe until the caller exits)."""
+        self._process.terminate()
+        self._process.join()
+        self._receive.close()
+
 
 def _run_and_send(work: Callable[[], object], send) -> None:
     try:
@@ -211,25 +218,31 @@ class Matcher:
 
     # --- firm names --------------------------------------------------------------------------
     def _match_firm_names_in_shards(self, apps: list[Applicant], workers: int) -> None:
-        """Contiguous shards, the first in this process and the others in forked children; rows are appended
-        shard by shard, so the order is that of one process. Firm-name decisions are per applicant (pairs,
-        scores and the normalisation run over one applicant's own candidates); the people pass, which needs
-        every firm link of the run, waits for all shards."""
-        bounds = np.linspace(0, len(apps), workers + 1).astype(int).tolist()
-        shards = [apps[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        """Interleaved shards (applicant i in shard i % workers: the later applicants have more candidates, so
+        contiguous halves left one process waiting), the first in this process and the others in forked
+        children; the rows are put back applicant by applicant, so the order is that of one process. Firm-name
+        decisions are per applicant (pairs, scores and the normalisation run over one applicant's own
+        candidates); the people pass, which needs every firm link of the run, waits for all shards."""
+        shards = [apps[n::workers] for n in range(workers)]
         children = [ForkedCall(lambda shard=shard: self._shard_rows(shard), f"firm names, shard {n + 1}")
                     for n, shard in enumerate(shards[1:], start=1)]
-        self._match_firm_names(shards[0])
+        rows, self.rows = self.rows, []
+        per_shard = [(self.rows, self._match_firm_names(shards[0]))]
         for child in children:
-            rows, resolved = child.result()
-            self.rows.extend(rows)
+            shard_rows, ends, resolved = child.result()
+            per_shard.append((shard_rows, ends))
             self.resolved.update(resolved)
+        for i in range(len(apps)):
+            shard_rows, ends = per_shard[i % workers]
+            j = i // workers
+            rows.extend(shard_rows[ends[j - 1] if j else 0:ends[j]])
+        self.rows = rows
 
-    def _shard_rows(self, apps: list[Applicant]) -> tuple[list[dict], dict[str, int]]:
-        """In a forked child: only this shard's rows and links."""
+    def _shard_rows(self, apps: list[Applicant]) -> tuple[list[dict], list[int], dict[str, int]]:
+        """In a forked child: only this shard's rows, where each applicant's rows end, and its links."""
         self.rows, self.resolved = [], {}
-        self._match_firm_names(apps)
-        return self.rows, self.resolved
+        ends = self._match_firm_names(apps)
+        return self.rows, ends, self.resolved
 
     def _exact(self, apps: list[Applicant]) -> Pairs:
         """Exact key, exact core and branch -> parent key, first way found per entry."""
@@ -280,7 +293,8 @@ class Matcher:
                                            scorer=scorer, workers=-1)
         return Pairs(app_idx, entry_idx, np.full(n, VIAS.index("fuzzy"), dtype=np.int64), edits, ratios)
 
-    def _match_firm_names(self, apps: list[Applicant]) -> None:
+    def _match_firm_names(self, apps: list[Applicant]) -> list[int]:
+        """Appends each applicant's rows; returns where each applicant's rows end in self.rows."""
         side = ApplicantSide([a.parsed for a in apps], [a.province for a in apps], [a.city for a in apps],
                              [a.legal_form for a in apps], [a.addresses for a in apps], [a.dates for a in apps])
         exact = self._exact(apps)
@@ -305,8 +319,11 @@ class Matcher:
         z = scored.z.tolist()
         # plain lists: the loop below reads them pair by pair (a numpy scalar per read costs more)
         entry_of, via_of = pairs.entry.tolist(), pairs.via.tolist()
+        ends = []
         for i, app in enumerate(apps):
             self._decide(app, range(bounds[i], bounds[i + 1]), pairs, scored, firm_of, valid, z, entry_of, via_of)
+            ends.append(len(self.rows))
+        return ends
 
     def _decide(self, app: Applicant, ks: range, pairs: Pairs, scored: Scored, firm_of: list[int],
                 valid: list[bool], z: list[float], entry_of: list[int], via_of: list[int]) -> None:

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from graph.workspace import Quarantine, Workspace
-from matching.applicants import build_applicants
+from matching.applicants import Applicants, build_applicants
 from matching.classify import classify_applicant
 from matching.decisions import load_reviews
 from matching.matcher import ForkedCall, Matcher
-from matching.register import FirmRegister, KeptNames, parse_with, write_names
+from matching.register import FirmRegister, KeptNames, name_parses_table, parse_with
 from matching.scoring import METHOD_VERSION
 
 STAGE = "matching"
@@ -70,9 +70,21 @@ def worker_count() -> int:
 def run_matching(workspace: Workspace, run_id: str, workers: int | None = None) -> MatchReport:
     """workers: processes to use (default worker_count()); the output does not depend on it."""
     # the whole run, writing included: with millions of objects alive, collector passes during the writes
-    # made write_names alone cost ~1 s of a 25 s run at 300k patents
+    # made the name_parses step alone cost ~1 s of a 25 s run at 300k patents
     with no_cycle_collection():
         return _run_matching(workspace, run_id, workers)
+
+
+def _name_parses(apps: Applicants, register: FirmRegister) -> pa.Table:
+    """Every name parsed and every applicant spelling classified (both cached by now), kept for the refresh's
+    incremental match (matching/incremental.py)."""
+    spellings = pa.array([raw for raws in apps.table["raw_variants"].tolist() for raw in raws], pa.string())
+    entry_raws = pa.array([entry.raw for entry in register.entries], pa.string())
+    # the register's entries carry their parses: with workers > 1 they were parsed in another process, whose
+    # parse cache this one does not have
+    entry_parses = parse_with({entry.raw: entry.parsed for entry in register.entries})
+    return name_parses_table(KeptNames({}, {}), pa.concat_arrays([entry_raws, spellings]), spellings, entry_parses,
+                             classify_applicant)
 
 
 def _run_matching(workspace: Workspace, run_id: str, workers: int | None) -> MatchReport:
@@ -94,7 +106,16 @@ def _run_matching(workspace: Workspace, run_id: str, workers: int | None) -> Mat
     patents_quarantined = len(quarantine)
     reviews, reviews_read = load_reviews(workspace.decisions_path, set(apps.table["applicant_id"].tolist()),
                                          set(register.firm_ids), quarantine)
-    rows = Matcher(register, apps, reviews, evidence_as_bytes=True).run(workers)
+    # name_parses depends on the applicants and the register only: with workers > 1 a child builds it while this
+    # process matches, and hands it back (a child that waited to write it itself would keep every page shared
+    # until then, and each page the matching touches would be copied: +3-8 CPU s in two runs at 300k patents)
+    names_job = ForkedCall(lambda: _name_parses(apps, register), "name parses") if workers > 1 else None
+    try:
+        rows = Matcher(register, apps, reviews, evidence_as_bytes=True).run(workers)
+    except BaseException:
+        if names_job:
+            names_job.cancel()
+        raise
     # an Arrow table from column lists, not a frame from records (4x faster), the evidence straight from its
     # UTF-8 bytes; the counts below read the plain lists
     columns = {c: [row[c] for row in rows] for c in _MATCH_COLUMNS}
@@ -106,15 +127,7 @@ def _run_matching(workspace: Workspace, run_id: str, workers: int | None) -> Mat
     workspace.write("filings", apps.filings[["publication_number", "position", "applicant_id", "raw_name",
                                              "address"]], run_id)
     workspace.write("matches", matches, run_id)
-    # every name parsed and every applicant spelling classified (both cached by now), kept for the refresh's
-    # incremental match (matching/incremental.py)
-    spellings = pa.array([raw for raws in apps.table["raw_variants"].tolist() for raw in raws], pa.string())
-    entry_raws = pa.array([entry.raw for entry in register.entries], pa.string())
-    # the register's entries carry their parses: with workers > 1 they were parsed in another process, whose
-    # parse cache this one does not have
-    entry_parses = parse_with({entry.raw: entry.parsed for entry in register.entries})
-    write_names(workspace, run_id, KeptNames({}, {}), pa.concat_arrays([entry_raws, spellings]), spellings,
-                entry_parses, classify_applicant)
+    workspace.write("name_parses", names_job.result() if names_job else _name_parses(apps, register), run_id)
     quarantine_file = quarantine.save(workspace, run_id)
 
     firm_ids, decisions, link_types = columns["firm_id"], columns["decision"], columns["link_type"]

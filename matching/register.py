@@ -187,8 +187,14 @@ def load_names(workspace: Workspace) -> KeptNames:
 
 def write_names(workspace: Workspace, run_id: str, kept: KeptNames, names: pa.Array, spellings: pa.Array,
                 parse: Callable[[str], ParsedName], classify: Callable[[str], str]) -> None:
-    """Write `name_parses`: `names` (each once, in order of first appearance) parsed, the applicant `spellings`
-    among them typed; the rows `kept` holds are taken over, and only the other names are parsed or classified."""
+    """Write `name_parses` (name_parses_table)."""
+    workspace.write("name_parses", name_parses_table(kept, names, spellings, parse, classify), run_id)
+
+
+def name_parses_table(kept: KeptNames, names: pa.Array, spellings: pa.Array, parse: Callable[[str], ParsedName],
+                      classify: Callable[[str], str]) -> pa.Table:
+    """`name_parses`: `names` (each once, in order of first appearance) parsed, the applicant `spellings` among
+    them typed; the rows `kept` holds are taken over, and only the other names are parsed or classified."""
     wanted = pc.unique(names)
     at = (pc.index_in(wanted, value_set=kept.rows.column("raw")) if kept.rows is not None
           else pa.nulls(len(wanted), pa.int32()))
@@ -212,7 +218,7 @@ def write_names(workspace: Workspace, run_id: str, kept: KeptNames, names: pa.Ar
     columns.update(parser=pa.repeat(pa.scalar(parser_digest()), len(raws)),
                    applicant_type=pc.if_else(typed, pa.array(types, pa.string()), pa.scalar(None, pa.string())),
                    classifier=pa.repeat(pa.scalar(classifier_digest()), len(raws)))
-    workspace.write("name_parses", pa.table(columns), run_id)
+    return pa.table(columns)
 
 
 def parse_with(parses: Mapping[str, ParsedName] | None) -> Callable[[str], ParsedName]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 
@@ -15,7 +16,7 @@ from matching.matcher import ForkedCall
 from matching.pipeline import WORKERS_ENV, worker_count
 
 ingest = pytest.importorskip("ingest", reason="ingest package (generator + readers) not available")
-TABLES = ("applicants", "filings", "matches")
+TABLES = ("applicants", "filings", "matches", "name_parses")
 
 
 def _tables(workspace: Workspace) -> dict[str, pd.DataFrame]:
@@ -107,3 +108,26 @@ def test_a_failing_or_killed_worker_is_an_error_naming_it():
         ForkedCall(_broken_register, "firm register").result()
     with pytest.raises(RuntimeError, match=r"worker \(shard 2\) ended with exit code 9 before returning"):
         ForkedCall(lambda: os._exit(9), "shard 2").result()
+
+
+def test_a_failed_parallel_match_replaces_no_table(tmp_path, monkeypatch):
+    """name_parses is prepared in a child during the matching: a failed matching writes no table and leaves no
+    child behind."""
+    workspace = write_workspace(tmp_path / "ws")
+    monkeypatch.setattr(matcher, "_MIN_SHARD", 1)
+    run_matching(workspace, "good", workers=1)
+
+    def broken_run(self, workers=1):
+        raise MemoryError("matching ran out of memory")
+
+    monkeypatch.setattr(matcher.Matcher, "run", broken_run)
+    with pytest.raises(MemoryError):
+        run_matching(workspace, "failed", workers=2)
+    assert {name: workspace.run_id_of(name) for name in TABLES} == dict.fromkeys(TABLES, "good")
+    assert multiprocessing.active_children() == []
+
+
+def test_a_cancelled_worker_stops_even_while_sending():
+    job = ForkedCall(lambda: b"x" * 10_000_000, "name parses")  # more than a pipe holds: blocks until read
+    job.cancel()
+    assert multiprocessing.active_children() == []
