@@ -67,15 +67,20 @@ def patent_batch(fields: dict[str, list[pa.Array]], header_of: Callable[[str], s
         cleaned = [clean(c) for c in columns]
         return cleaned[0] if len(cleaned) == 1 else pc.coalesce(*cleaned)
 
+    def single_raw(name: str) -> pa.Array | None:
+        """The field's one raw column, uncleaned; None when it is derived, absent or read from several columns."""
+        columns = fields.get(name)
+        return None if name in derived or not columns or len(columns) > 1 else columns[0].cast(pa.string())
+
     def distinct_cells(name: str, cleaned: bool = True) -> tuple[pa.Array, pa.Array]:
         """The field's cleaned cells once per distinct cell, and which one each row holds. A field read
         from one column is encoded first, so only its distinct cells are cleaned (`cleaned=False`: not at
         all, for a caller cleaning each part of a cell, which is all cleaning the cell would do)."""
-        columns = fields.get(name)
-        if name in derived or not columns or len(columns) > 1:
+        raw = single_raw(name)
+        if raw is None:
             encoded = pc.dictionary_encode(column(name), null_encoding="encode")
             return encoded.dictionary, encoded.indices
-        encoded = pc.dictionary_encode(columns[0].cast(pa.string()), null_encoding="encode")
+        encoded = pc.dictionary_encode(raw, null_encoding="encode")
         return clean(encoded.dictionary) if cleaned else encoded.dictionary, encoded.indices
 
     def parsed(name: str, parse: Callable, out_type: pa.DataType, source: str = "") -> pa.Array:
@@ -124,10 +129,9 @@ def patent_batch(fields: dict[str, list[pa.Array]], header_of: Callable[[str], s
     def name_lists(name: str) -> pa.Array:
         """Names split once per distinct cell, unless nearly all cells differ (see `split_multi`). Each name
         is cleaned, which is all that cleaning its whole cell first would do: a single column is split raw."""
-        columns = fields.get(name)
-        if name in derived or not columns or len(columns) > 1:
+        raw = single_raw(name)
+        if raw is None:
             return split_multi(accepted(column(name)))
-        raw = columns[0].cast(pa.string())
         if _mostly_distinct(raw):
             return split_multi(accepted(raw))
         encoded = pc.dictionary_encode(raw, null_encoding="encode")

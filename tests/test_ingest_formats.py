@@ -169,18 +169,25 @@ def test_column_path_equals_the_row_builder_on_generated_exports(tmp_path):
         with open(path, encoding=encoding, newline="") as handle:
             header, *rows = list(csv.reader(handle))
         rows = [r for r in rows if len(r) == len(header)]
-        columns = headers.map_headers(header, headers.PATENT_HEADERS)
-        cells = [pa.array([r[i] for r in rows]) for i in range(len(header))]
-        fields = {f: [cells[i] for i in idx] for f, idx in columns.columns.items()}
-        batch, rejections = patent_batch(fields, columns.header_of, len(rows), "f", np.arange(1, len(rows) + 1))
-        expected, expected_rejections = [], []
-        for index, row in enumerate(rows):
-            try:
-                expected.append(records.build_patent(sources._pick(columns, row), columns.header_of, "f", index + 1))
-            except records.RowRejected as exc:
-                expected_rejections.append((index, exc.field, exc.reason))
+        batch, rejections, expected, expected_rejections = _column_and_row_paths(header, rows)
         assert batch.to_pylist() == expected
         assert [(r.row, r.field, r.reason) for r in rejections] == expected_rejections
+
+
+def _column_and_row_paths(header: list[str], rows: list[list[str]]):
+    """The rows as one batch through `patent_batch`, and one by one through `records.build_patent`:
+    (batch, rejections, expected records, expected (row, field, reason))."""
+    columns = headers.map_headers(header, headers.PATENT_HEADERS)
+    cells = [pa.array([r[i] for r in rows]) for i in range(len(header))]
+    fields = {f: [cells[i] for i in idx] for f, idx in columns.columns.items()}
+    batch, rejections = patent_batch(fields, columns.header_of, len(rows), "f", np.arange(1, len(rows) + 1))
+    expected, expected_rejections = [], []
+    for index, row in enumerate(rows):
+        try:
+            expected.append(records.build_patent(sources._pick(columns, row), columns.header_of, "f", index + 1))
+        except records.RowRejected as exc:
+            expected_rejections.append((index, exc.field, exc.reason))
+    return batch, rejections, expected, expected_rejections
 
 
 def test_cells_spelled_differently_in_one_batch_give_what_the_row_builder_gives():
@@ -196,16 +203,7 @@ def test_cells_spelled_differently_in_one_batch_give_what_the_row_builder_gives(
     rows = [[f"CN{1000000 + i}A", "CN202110123456.7", variants[0][i % 7], variants[0][i % 5], variants[1][i % 5],
              variants[1][i % 3], variants[2][i % 5], variants[3][i % 4], variants[4][i % 3], variants[5][i % 4],
              variants[6][i % 4], variants[7][i % 4], "张三；李四"] for i in range(140)]
-    columns = headers.map_headers(header, headers.PATENT_HEADERS)
-    cells = [pa.array([r[i] for r in rows]) for i in range(len(header))]
-    fields = {f: [cells[i] for i in idx] for f, idx in columns.columns.items()}
-    batch, rejections = patent_batch(fields, columns.header_of, len(rows), "f", np.arange(1, len(rows) + 1))
-    expected, expected_rejections = [], []
-    for index, row in enumerate(rows):
-        try:
-            expected.append(records.build_patent(sources._pick(columns, row), columns.header_of, "f", index + 1))
-        except records.RowRejected as exc:
-            expected_rejections.append((index, exc.field, exc.reason))
+    batch, rejections, expected, expected_rejections = _column_and_row_paths(header, rows)
     assert len(expected_rejections) > 10 and len(expected) > 10  # both kinds of row are there
     assert batch.to_pylist() == expected
     assert [(r.row, r.field, r.reason) for r in rejections] == expected_rejections
