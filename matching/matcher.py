@@ -9,11 +9,12 @@ government bodies get one row with no firm and the reason.
 
 from __future__ import annotations
 
+import inspect
 import math
 import multiprocessing
 import re
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,16 +55,19 @@ _RULES = {
 }
 _NO_DATES = np.array([], dtype="datetime64[D]")
 _EXCLUDED_SHOWN = 5  # excluded candidates listed in the evidence
+_MIN_SHARD = 2_000  # firm-like applicants per worker below which a second process costs more than it saves
+_APPLICANT_COLUMNS = ("applicant_id", "name", "raw_variants", "applicant_type", "region", "city")
 
 
 def _evidence_json(evidence: dict) -> bytes:
     """One evidence document as UTF-8 JSON (orjson: a tenth of json's time, ~10 % of a whole matching run)."""
     return orjson.dumps(evidence, default=str, option=orjson.OPT_SERIALIZE_NUMPY)
-_MIN_SHARD = 2_000  # firm-like applicants per worker below which a second process costs more than it saves
 
 
 class ForkedCall:
     """`work()` run in a forked child while the caller goes on; `result()` returns its value (pickled back).
+    A generator `work` sends each value it yields as soon as it has it: `parts()` receives them in order, so the
+    caller can use the first while the child still prepares the next.
 
     Fork, not spawn: the child starts with the caller's tables and caches without copying or re-importing them."""
 
@@ -77,18 +81,27 @@ class ForkedCall:
         send.close()
 
     def result(self):
+        (value,) = self.parts()
+        return value
+
+    def parts(self) -> Iterator:
         try:
-            ok, value = self._receive.recv()
-        except EOFError:  # the child died without answering (killed, e.g. out of memory)
-            self._process.join()
-            raise RuntimeError(f"matching worker ({self.what}) ended with exit code {self._process.exitcode} "
-                               "before returning its result") from None
+            while True:
+                try:
+                    kind, value = self._receive.recv()
+                except EOFError:  # the child died without answering (killed, e.g. out of memory)
+                    self._process.join()
+                    raise RuntimeError(f"matching worker ({self.what}) ended with exit code "
+                                       f"{self._process.exitcode} before returning its result") from None
+                if kind == "error":
+                    self._process.join()
+                    raise RuntimeError(f"matching worker ({self.what}) failed:\n{value}")
+                if kind == "end":
+                    break
+                yield value
         finally:
             self._receive.close()
         self._process.join()
-        if not ok:
-            raise RuntimeError(f"matching worker ({self.what}) failed:\n{value}")
-        return value
 
     def cancel(self) -> None:
         """Stop the child: the caller failed and will not read its result (unread, the child would wait on the
@@ -100,14 +113,16 @@ class ForkedCall:
 
 def _run_and_send(work: Callable[[], object], send) -> None:
     try:
-        answer = (True, work())
+        value = work()
+        for part in value if inspect.isgenerator(value) else (value,):
+            send.send(("part", part))
+        send.send(("end", None))
     except BaseException:  # noqa: BLE001 - every failure goes back to the parent, which raises it
-        answer = (False, traceback.format_exc())
-    send.send(answer)
+        send.send(("error", traceback.format_exc()))
     send.close()
 
 
-@dataclass
+@dataclass(slots=True)
 class Applicant:
     applicant_id: str
     name: str
@@ -124,10 +139,6 @@ class Applicant:
     last_filing: str | None = None
     first_day: int | None = None
     last_day: int | None = None
-
-
-def _text(value) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _iso_list(days: np.ndarray) -> list[str | None]:
@@ -152,16 +163,24 @@ def _date_ends(apps: list[Applicant]) -> None:
         app.first_filing, app.last_filing, app.first_day, app.last_day = iso_first, iso_last, day_first, day_last
 
 
-def _features(k: int, pairs: Pairs, scored: Scored, edits: int, ratio: float) -> dict:
-    """The evidence of one scored pair, field by field (docs/matching.md, "Score")."""
-    share = float(scored.share[k])
-    return {
-        "name": round(float(scored.name[k]), 3), "edits": edits, "ratio": round(ratio, 1),
-        "region": REGIONS[scored.region[k]], "same_address": bool(scored.same_address[k]),
-        "legal_form": LEGAL[scored.legal[k]], "variant": VARIANTS[scored.variant[k]],
-        "short_name_fuzzy": bool(scored.short[k]), "date_share": None if math.isnan(share) else round(share, 3),
-        "logit": round(float(scored.z[k]), 3),
-    }
+@dataclass(slots=True)
+class _Candidates:
+    """One shard's candidate pairs as plain lists, grouped by applicant (pairs of `Pairs` and `Scored`)."""
+
+    firm: list[int]
+    entry: list[int]
+    via: list[int]  # index into VIAS
+    valid: list[bool]  # some filing inside the firm's life, or no date to check
+    z: list[float]
+    name: list[float]
+    edits: list[int]  # -1: not computed (non-Chinese applicant)
+    ratio: list[float]  # NaN: not computed (Chinese applicant)
+    region: list[int]  # index into REGIONS
+    same_address: list[bool]
+    legal: list[int]  # index into LEGAL
+    variant: list[int]  # index into VARIANTS
+    short: list[bool]
+    share: list[float]  # NaN: no date to check
 
 
 class Matcher:
@@ -183,77 +202,112 @@ class Matcher:
 
     # --- entry point -------------------------------------------------------------------------
     def run(self, workers: int = 1) -> list[dict]:
-        """Every applicant's `matches` rows. workers > 1 matches firm names in that many processes (same rows,
-        same order as workers=1)."""
+        """Every applicant's `matches` rows: reviewed and non-firm applicants in table order, then the
+        company/unknown applicants' firm-name rows, then people. workers > 1 matches firm names in that many
+        processes (same rows, same order as workers=1)."""
         table = self.apps.table
-        people, firms_like = [], []
-        columns = ("applicant_id", "name", "raw_variants", "applicant_type", "region", "city")
-        everyone = [self._applicant(*record) for record in zip(*(table[c].tolist() for c in columns), strict=True)]
-        _date_ends(everyone)
-        for app in everyone:
-            review = self.reviews.get(app.applicant_id)
-            if review and (review.chosen or review.reject_all):
-                self._apply_review(app, review)
-            elif app.type in FIRM_TYPES:
-                firms_like.append(app)
-            elif app.type == "individual":
-                people.append(app)
-            else:
-                self._no_firm(app, NOT_FIRM_REASON[app.type], [])
-        workers = min(workers, len(firms_like) // _MIN_SHARD)
-        if workers > 1:
-            self._match_firm_names_in_shards(firms_like, workers)
-        else:
-            self._match_firm_names(firms_like)
-        for app in people:
-            self._match_person(app)
+        # the columns each process reads to build the Applicant objects of its own applicants (_applicants)
+        self._columns = [table[c].tolist() for c in _APPLICANT_COLUMNS]
+        kind = table["applicant_type"]
+        settled = table["applicant_id"].isin([a for a, r in self.reviews.items() if r.chosen or r.reject_all])
+        firm_like = (kind.isin(FIRM_TYPES) & ~settled).to_numpy()
+        person = ((kind == "individual") & ~settled).to_numpy()
+        firms_like = np.flatnonzero(firm_like).tolist()
+        workers = max(1, min(workers, len(firms_like) // _MIN_SHARD))
+        # the children start first: each builds its own shard's Applicant objects while this process goes on
+        shards = [firms_like[n::workers] for n in range(workers)]
+        children = [ForkedCall(lambda shard=shard: self._shard_parts(shard), f"firm names, shard {n + 1}")
+                    for n, shard in enumerate(shards[1:], start=1)]
+        try:
+            for app in self._applicants(np.flatnonzero(~(firm_like | person)).tolist()):
+                review = self.reviews.get(app.applicant_id)
+                if review and (review.chosen or review.reject_all):
+                    self._apply_review(app, review)
+                else:
+                    self._no_firm(app, NOT_FIRM_REASON[app.type], [])
+            first = len(self.rows)
+            ends = self._match_firm_names(self._applicants(shards[0]))
+            people = self._applicants(np.flatnonzero(person).tolist())
+            received = [child.parts() for child in children]
+            for parts in received:
+                self.resolved.update(next(parts))
+            # people need every firm link of the run (their co-applicants'), and the children send their links
+            # before their rows: people are matched while the children pickle the rows
+            rows, self.rows = self.rows, []
+            for app in people:
+                self._match_person(app)
+            people_rows, self.rows = self.rows, rows
+            if children:
+                self._put_back(shards, first, ends, [next(parts) for parts in received])
+                for parts in received:
+                    next(parts, None)  # the end of the child's answer
+        except BaseException:
+            for child in children:
+                child.cancel()
+            raise
+        self.rows.extend(people_rows)
         return self.rows
 
-    def _applicant(self, applicant_id: str, name: str, variants, kind: str, region, city) -> Applicant:
-        parsed = [parse_name(v) for v in variants]
-        form = next((p.legal_form for p in parsed if p.legal_form), "")
-        return Applicant(applicant_id, name, parsed[0], kind, _text(region), _text(city),
-                         self.apps.dates.get(applicant_id, _NO_DATES), form,
-                         self.apps.addresses.get(applicant_id, frozenset()))
+    def _applicants(self, rows: list[int]) -> list[Applicant]:
+        """The Applicant objects of these rows of the applicants table, with their first and last filing."""
+        dates, addresses, no_address = self.apps.dates.get, self.apps.addresses.get, frozenset()
+        ids, names, spellings, kinds, regions, cities = self._columns
+        apps = []
+        for i in rows:
+            applicant_id, variants = ids[i], spellings[i]
+            if len(variants) == 1:
+                parsed = parse_name(variants[0])
+                form = parsed.legal_form
+            else:  # the first spelling's parse, the first legal form any spelling has
+                parses = [parse_name(v) for v in variants]
+                parsed, form = parses[0], next((p.legal_form for p in parses if p.legal_form), "")
+            region, city = regions[i], cities[i]
+            apps.append(Applicant(applicant_id, names[i], parsed, kinds[i],
+                                  region if isinstance(region, str) and region else None,
+                                  city if isinstance(city, str) and city else None,
+                                  dates(applicant_id, _NO_DATES), form, addresses(applicant_id, no_address)))
+        _date_ends(apps)
+        return apps
 
     # --- firm names --------------------------------------------------------------------------
-    def _match_firm_names_in_shards(self, apps: list[Applicant], workers: int) -> None:
-        """Interleaved shards (applicant i in shard i % workers: the later applicants have more candidates, so
-        contiguous halves left one process waiting), the first in this process and the others in forked
-        children; the rows are put back applicant by applicant, so the order is that of one process. Firm-name
-        decisions are per applicant (pairs, scores and the normalisation run over one applicant's own
-        candidates); the people pass, which needs every firm link of the run, waits for all shards."""
-        shards = [apps[n::workers] for n in range(workers)]
-        children = [ForkedCall(lambda shard=shard: self._shard_rows(shard), f"firm names, shard {n + 1}")
-                    for n, shard in enumerate(shards[1:], start=1)]
-        rows, self.rows = self.rows, []
-        per_shard = [(self.rows, self._match_firm_names(shards[0]))]
-        for child in children:
-            shard_rows, ends, resolved = child.result()
-            per_shard.append((shard_rows, ends))
-            self.resolved.update(resolved)
-        for i in range(len(apps)):
-            shard_rows, ends = per_shard[i % workers]
+    def _put_back(self, shards: list[list[int]], first: int, ends: list[int],
+                  received: list[tuple[list[dict], list[int]]]) -> None:
+        """Shards are interleaved (applicant i of the firm-like list in shard i % workers: the later applicants
+        have more candidates, so contiguous halves left one process waiting), the first matched in this process
+        (its rows from self.rows[first], ending at `ends`) and the others in forked children; the rows are put
+        back applicant by applicant, so the order is that of one process. Firm-name decisions are per applicant
+        (pairs, scores and the normalisation run over one applicant's own candidates)."""
+        per_shard = [(self.rows, [first, *ends])] + [(rows, [0, *row_ends]) for rows, row_ends in received]
+        rows = self.rows[:first]
+        workers = len(shards)
+        for i in range(sum(len(shard) for shard in shards)):
+            shard_rows, bounds = per_shard[i % workers]
             j = i // workers
-            rows.extend(shard_rows[ends[j - 1] if j else 0:ends[j]])
+            rows.extend(shard_rows[bounds[j]:bounds[j + 1]])
         self.rows = rows
 
-    def _shard_rows(self, apps: list[Applicant]) -> tuple[list[dict], list[int], dict[str, int]]:
-        """In a forked child: only this shard's rows, where each applicant's rows end, and its links."""
+    def _shard_parts(self, rows: list[int]) -> Iterator:
+        """In a forked child: this shard's links, then its rows and where each applicant's rows end."""
         self.rows, self.resolved = [], {}
-        ends = self._match_firm_names(apps)
-        return self.rows, ends, self.resolved
+        ends = self._match_firm_names(self._applicants(rows))
+        yield self.resolved
+        yield self.rows, ends
 
     def _exact(self, apps: list[Applicant]) -> Pairs:
         """Exact key, exact core and branch -> parent key, first way found per entry."""
         app_idx, entry_idx, via_idx = [], [], []
         key, core, branch = VIAS.index("key"), VIAS.index("core"), VIAS.index("branch_parent")
+        by_key, by_core = self.reg.by_key, self.reg.by_core
         for i, app in enumerate(apps):
             p = app.parsed
-            lookups = [(key, self.reg.by_key.get(p.key, ())), (core, self.reg.by_core.get(p.core, ()))]
+            keyed = by_key.get(p.key, ())  # distinct entries: each entry is listed under one key
+            app_idx.extend([i] * len(keyed))
+            entry_idx.extend(keyed)
+            via_idx.extend([key] * len(keyed))
+            lookups = [(core, by_core.get(p.core, ()))]
             if p.branch_of:
-                lookups.append((branch, self.reg.by_key.get(p.branch_of, ())))
-            seen: set[int] = set()
+                lookups.append((branch, by_key.get(p.branch_of, ())))
+            seen = set(keyed)
             for via, entry_ids in lookups:
                 for e in entry_ids:
                     if e not in seen:
@@ -271,12 +325,13 @@ class Matcher:
         blocked = self.reg.block([app.parsed for app in chosen]) if chosen else []
         app_idx, entry_idx = [], []
         substituted = self.reg.one_substitutions([app.parsed.core for app in chosen])
+        by_address, entries_of = self.reg.by_address, self.reg.entries_of
         for i, app, entry_ids, near in zip(which.tolist(), chosen, blocked, substituted, strict=True):
             # n-gram neighbours, one-substitution neighbours, and firms registered at the applicant's address
-            found = set(entry_ids) | near
+            found = near.union(entry_ids)
             for address in app.addresses:
-                for firm in self.reg.by_address.get(address, ()):
-                    found.update(self.reg.entries_of[firm])
+                for firm in by_address.get(address, ()):
+                    found.update(entries_of[firm])
             app_idx.extend([i] * len(found))
             entry_idx.extend(sorted(found))
         app_idx, entry_idx = np.array(app_idx, dtype=np.int64), np.array(entry_idx, dtype=np.int64)
@@ -314,72 +369,86 @@ class Matcher:
         scored = Scored.concat([exact_scored, fuzzy_scored]).take(order)
         share = scored.share
         bounds = np.searchsorted(pairs.app, np.arange(len(apps) + 1)).tolist()
-        firm_of = self.reg.entry_firm[pairs.entry].tolist()
-        valid = (np.isnan(share) | (share > 0)).tolist()
-        z = scored.z.tolist()
-        # plain lists: the loop below reads them pair by pair (a numpy scalar per read costs more)
-        entry_of, via_of = pairs.entry.tolist(), pairs.via.tolist()
+        # plain lists: the decisions read them pair by pair (a numpy scalar per read costs more)
+        candidates = _Candidates(
+            firm=self.reg.entry_firm[pairs.entry].tolist(), entry=pairs.entry.tolist(), via=pairs.via.tolist(),
+            valid=(np.isnan(share) | (share > 0)).tolist(), z=scored.z.tolist(), name=scored.name.tolist(),
+            edits=pairs.edits.tolist(), ratio=pairs.ratio.tolist(), region=scored.region.tolist(),
+            same_address=scored.same_address.tolist(), legal=scored.legal.tolist(),
+            variant=scored.variant.tolist(), short=scored.short.tolist(), share=share.tolist())
         ends = []
+        rows = self.rows
         for i, app in enumerate(apps):
-            self._decide(app, range(bounds[i], bounds[i + 1]), pairs, scored, firm_of, valid, z, entry_of, via_of)
-            ends.append(len(self.rows))
+            self._decide(app, bounds[i], bounds[i + 1], candidates)
+            ends.append(len(rows))
         return ends
 
-    def _decide(self, app: Applicant, ks: range, pairs: Pairs, scored: Scored, firm_of: list[int],
-                valid: list[bool], z: list[float], entry_of: list[int], via_of: list[int]) -> None:
+    def _decide(self, app: Applicant, start: int, stop: int, c: _Candidates) -> None:
+        """The applicant's decision from its candidate pairs start..stop-1, with its evidence."""
+        reg, firm_of, z = self.reg, c.firm, c.z
         review = self.reviews.get(app.applicant_id)
         rejected = review.rejected_firms if review else ()
-        dropped: list[tuple[int, int | None]] = []  # (firm, pair; None: rejected by reviewer), the first few
-        kept: dict[int, int] = {}  # firm -> its best pair
-        for k in ks:
-            firm = firm_of[k]
-            if rejected and self.reg.firm_ids[firm] in rejected:
-                if len(dropped) < _EXCLUDED_SHOWN:
-                    dropped.append((firm, None))
-                continue
-            if not valid[k]:
-                if len(dropped) < _EXCLUDED_SHOWN:
-                    dropped.append((firm, k))
-                continue
-            if firm not in kept or z[k] > z[kept[firm]]:
-                kept[firm] = k
-        excluded = [{"firm_id": self.reg.firm_ids[firm],
-                     "reason": "rejected by reviewer" if k is None else self._date_reason(app, firm, entry_of[k])}
-                    for firm, k in dropped]
-        ranked = sorted(kept.values(), key=lambda k: -z[k])
-        if not ranked:
-            self._no_firm(app, "no firm in the register carries this name", [], excluded)
-            return
+        excluded: list[dict] = []
+        if stop - start == 1 and not rejected and c.valid[start]:  # the usual case: one candidate, in its dates
+            ranked = [start]
+        else:
+            dropped: list[tuple[int, int | None]] = []  # (firm, pair; None: rejected by reviewer), the first few
+            kept: dict[int, int] = {}  # firm -> its best pair
+            for k in range(start, stop):
+                firm = firm_of[k]
+                if rejected and reg.firm_ids[firm] in rejected:
+                    if len(dropped) < _EXCLUDED_SHOWN:
+                        dropped.append((firm, None))
+                    continue
+                if not c.valid[k]:
+                    if len(dropped) < _EXCLUDED_SHOWN:
+                        dropped.append((firm, k))
+                    continue
+                if firm not in kept or z[k] > z[kept[firm]]:
+                    kept[firm] = k
+            excluded = [{"firm_id": reg.firm_ids[firm],
+                         "reason": "rejected by reviewer" if k is None else self._date_reason(app, firm, c.entry[k])}
+                        for firm, k in dropped]
+            ranked = sorted(kept.values(), key=lambda k: -z[k])
+            if not ranked:
+                self._no_firm(app, "no firm in the register carries this name", [], excluded)
+                return
         scores = scoring.competing_scores([z[k] for k in ranked])
-        best, score = ranked[0], scores[0]
+        score = scores[0]
         decision = scoring.decision_for(score)
-        top3 = [self._candidate_summary(entry_of[k], via_of[k], s, z[k])
-                for k, s in zip(ranked[:3], scores[:3], strict=False)]
+        entries, firm_ids, names, entry_of, via_of = reg.entries, reg.firm_ids, reg.names, c.entry, c.via
+        top3 = []
+        for k, candidate_score in zip(ranked[:3], scores, strict=False):
+            entry = entries[entry_of[k]]
+            top3.append({"firm_id": firm_ids[entry.firm], "name": names[entry.firm], "matched_name": entry.raw,
+                         "variant": entry.kind, "via": VIAS[via_of[k]], "score": round(candidate_score, 4),
+                         "logit": round(z[k], 3)})
         if decision == "rejected":
             self._no_firm(app, f"best candidate scored {score:.2f} < {scoring.REVIEW_THRESHOLD}", top3, excluded)
             return
-        firm, entry = firm_of[best], self.reg.entries[entry_of[best]]
-        link = "former_name" if entry.kind == "former" else "direct"
-        evidence = {"applicant": self._applicant_facts(app), "firm": self._firm_facts(firm),
-                    "matched_variant": {"name": entry.raw, "variant": entry.kind, "via": VIAS[via_of[best]]},
-                    "features": _features(best, pairs, scored, *self._edits_and_ratio(app, entry.parsed.core, best,
-                                                                                      pairs)),
-                    "candidates": top3, "excluded": excluded}
-        self._link(app, firm, score, decision, link, evidence)
+        best = ranked[0]
+        firm, entry = firm_of[best], entries[entry_of[best]]
+        # _fuzzy computes edits (Chinese) or the ratio (other scripts) per pair: the other one is computed here,
+        # the ratio in float32 as cpdist gives it (math.isnan: a tenth of numpy's time on a Python float)
+        edits, ratio, share = c.edits[best], c.ratio[best], c.share[best]
+        if edits < 0:
+            edits = Levenshtein.distance(app.parsed.core, entry.parsed.core)
+        if math.isnan(ratio):
+            ratio = float(np.float32(fuzz.ratio(app.parsed.core, entry.parsed.core)))
+        # field by field as docs/matching.md ("Score") lists them; the logit is the best candidate's
+        features = {"name": round(c.name[best], 3), "edits": edits, "ratio": round(ratio, 1),
+                    "region": REGIONS[c.region[best]], "same_address": c.same_address[best],
+                    "legal_form": LEGAL[c.legal[best]], "variant": VARIANTS[c.variant[best]],
+                    "short_name_fuzzy": c.short[best], "date_share": None if math.isnan(share) else round(share, 3),
+                    "logit": top3[0]["logit"]}
+        self._row(app.applicant_id, firm, round(score, 6), decision, "former_name" if entry.kind == "former" else "direct",
+                  {"method": scoring.METHOD_VERSION, "decision_rule": _RULES[decision],
+                   "applicant": self._applicant_facts(app), "firm": self._firm_facts(firm),
+                   "matched_variant": {"name": entry.raw, "variant": entry.kind, "via": VIAS[via_of[best]]},
+                   "features": features, "candidates": top3, "excluded": excluded})
         if decision == "auto":
             self.resolved[app.applicant_id] = firm
         self._subsidiaries(app, firm, score, decision)
-
-    @staticmethod
-    def _edits_and_ratio(app: Applicant, core: str, k: int, pairs: Pairs) -> tuple[int, float]:
-        """Edit distance and ratio of pair k, the one _fuzzy left out computed here (as cpdist gives it: the
-        ratio in float32)."""
-        edits, ratio = int(pairs.edits[k]), float(pairs.ratio[k])
-        if edits < 0:
-            edits = Levenshtein.distance(app.parsed.core, core)
-        if math.isnan(ratio):  # math, not numpy: a tenth of the time on a Python float
-            ratio = float(np.float32(fuzz.ratio(app.parsed.core, core)))
-        return edits, ratio
 
     def _date_reason(self, app: Applicant, firm: int, entry_id: int) -> str:
         entry = self.reg.entries[entry_id]
@@ -393,23 +462,18 @@ class Matcher:
         return (f"former name {entry.raw} is held by {holder} since {entry.given_up_by}, "
                 "before every filing of this applicant")
 
-    def _candidate_summary(self, entry_id: int, via: int, score: float, z: float) -> dict:
-        reg = self.reg
-        entry = reg.entries[entry_id]
-        return {"firm_id": reg.firm_ids[entry.firm], "name": reg.names[entry.firm], "matched_name": entry.raw,
-                "variant": entry.kind, "via": VIAS[via], "score": round(score, 4), "logit": round(z, 3)}
-
     def _firm_facts(self, firm: int) -> dict:
-        status = self.reg.status[firm]
+        reg = self.reg
+        status = reg.status[firm]
         facts = {
-            "firm_id": self.reg.firm_ids[firm], "name": self.reg.names[firm], "status": status,
-            "province": self.reg.province[firm], "city": self.reg.city[firm],
+            "firm_id": reg.firm_ids[firm], "name": reg.names[firm], "status": status,
+            "province": reg.province[firm], "city": reg.city[firm],
             "established": self.established_iso[firm], "deregistered": self.deregistered_iso[firm],
         }
         if status != "operating":
             facts["flag"] = f"firm is {status}: linked because it filed, excluded from ranking"
-            if self.reg.successors[firm]:
-                facts["successor_firm_id"] = self.reg.successors[firm]
+            if reg.successors[firm]:
+                facts["successor_firm_id"] = reg.successors[firm]
         return facts
 
     def _applicant_facts(self, app: Applicant) -> dict:
@@ -451,9 +515,10 @@ class Matcher:
 
     # --- groups ----------------------------------------------------------------------------------
     def _subsidiaries(self, app: Applicant, firm: int, score: float, decision: str) -> None:
-        if not _GROUP_WORDS_RE.search(app.name.lower()):
+        subsidiaries = self.reg.children.get(firm)
+        if not subsidiaries or not _GROUP_WORDS_RE.search(app.name.lower()):
             return
-        operating = [c for c in self.reg.children.get(firm, ()) if self.reg.status[c] == "operating"]
+        operating = [c for c in subsidiaries if self.reg.status[c] == "operating"]
         if not operating:
             return
         single = len(operating) == 1
@@ -485,10 +550,12 @@ class Matcher:
         self._subsidiaries(app, firm, 1.0, "manual")
 
     def _link(self, app: Applicant, firm: int, score: float, decision: str, link: str, evidence: dict) -> None:
-        evidence = {"method": scoring.METHOD_VERSION, "decision_rule": _RULES[decision], **evidence}
-        self.rows.append({"applicant_id": app.applicant_id, "firm_id": self.reg.firm_ids[firm],
-                          "score": round(float(score), 6), "decision": decision, "link_type": link,
-                          "evidence": self._evidence(evidence),
+        self._row(app.applicant_id, firm, round(float(score), 6), decision, link,
+                  {"method": scoring.METHOD_VERSION, "decision_rule": _RULES[decision], **evidence})
+
+    def _row(self, applicant_id: str, firm: int, score: float, decision: str, link: str, evidence: dict) -> None:
+        self.rows.append({"applicant_id": applicant_id, "firm_id": self.reg.firm_ids[firm], "score": score,
+                          "decision": decision, "link_type": link, "evidence": self._evidence(evidence),
                           "method_version": scoring.METHOD_VERSION})
 
     def _no_firm(self, app: Applicant, reason: str, top3: list[dict], excluded: list[dict] | None = None,

@@ -127,6 +127,26 @@ def test_a_failed_parallel_match_replaces_no_table(tmp_path, monkeypatch):
     assert multiprocessing.active_children() == []
 
 
+def test_a_failing_shard_stops_the_match_naming_it(tmp_path, monkeypatch):
+    """A firm-name shard that fails in its child process fails the match with the child's traceback; no table is
+    replaced and no process is left behind."""
+    workspace = write_workspace(tmp_path / "ws")
+    monkeypatch.setattr(matcher, "_MIN_SHARD", 1)
+    run_matching(workspace, "good", workers=1)
+    parent, match_firm_names = os.getpid(), matcher.Matcher._match_firm_names
+
+    def fails_in_a_child(self, apps):
+        if os.getpid() != parent:
+            raise MemoryError("shard ran out of memory")
+        return match_firm_names(self, apps)
+
+    monkeypatch.setattr(matcher.Matcher, "_match_firm_names", fails_in_a_child)
+    with pytest.raises(RuntimeError, match=r"worker \(firm names, shard 2\) failed:(.|\n)*MemoryError: shard ran out"):
+        run_matching(workspace, "failed", workers=2)
+    assert {name: workspace.run_id_of(name) for name in TABLES} == dict.fromkeys(TABLES, "good")
+    assert multiprocessing.active_children() == []
+
+
 def test_a_cancelled_worker_stops_even_while_sending():
     job = ForkedCall(lambda: b"x" * 10_000_000, "name parses")  # more than a pipe holds: blocks until read
     job.cancel()
