@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import compress
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -39,6 +41,7 @@ class Applicants:
     members: dict[str, list[str]]  # publication_number -> applicant_ids on it (multi-applicant patents only)
     patents_of: dict[str, list[str]]  # applicant_id -> its multi-applicant patents
     addresses: dict[str, frozenset[str]]  # applicant_id -> its own addresses (geo.address_key form)
+    raw_types: dict[str, str] = field(default_factory=dict)  # raw spelling -> its type (classify)
 
     def co_applicants(self, applicant_id: str) -> set[str]:
         """The other applicants on this applicant's patents."""
@@ -114,16 +117,32 @@ def _lookup(table: np.ndarray, codes: np.ndarray, missing: int = -1) -> np.ndarr
     return np.append(table, missing)[codes]
 
 
+class SideWork(Protocol):
+    """Per-distinct-value work done in another process while build_applicants goes on (matching.pipeline)."""
+
+    def start(self, names: list[str]) -> list[bool]:
+        """Hand over the distinct raw names; returns which of them the other side types."""
+
+    def result(self) -> list[str]:
+        """classify_applicant of the names it took, in order."""
+
+
 def build_applicants(patents: pd.DataFrame, quarantine: Quarantine,
                      parse: Callable[[str], ParsedName] = parse_name,
-                     classify: Callable[[str], str] = classify_applicant) -> Applicants:
+                     classify: Callable[[str], str] = classify_applicant, side: SideWork | None = None) -> Applicants:
     """parse, classify: parse_name and classify_applicant, or ones answering from kept names
-    (matching.register.parse_with, classify_with)."""
+    (matching.register.parse_with, classify_with). side: types some names elsewhere (with classify_applicant)
+    while this process parses the names and types the others."""
     rows = _explode(patents, quarantine)
     raw_code, raws = _codes(rows.raw)
-    parsed = [parse(r) for r in raws]
-    kinds = [classify(r) for r in raws]
-    keys = [p.key or r for p, r in zip(parsed, raws, strict=True)]
+    raw_list = raws.tolist()
+    elsewhere = side.start(raw_list) if side else [False] * len(raw_list)
+    parsed = [parse(r) for r in raw_list]
+    kinds = [None if e else classify(r) for r, e in zip(raw_list, elsewhere, strict=True)]
+    if side:
+        for i, kind in zip(compress(range(len(kinds)), elsewhere), side.result(), strict=True):
+            kinds[i] = kind
+    keys = [p.key or r for p, r in zip(parsed, raw_list, strict=True)]
 
     # places as codes into one list of (province, city) tuples
     places: dict[tuple, int] = {}
@@ -185,7 +204,8 @@ def build_applicants(patents: pd.DataFrame, quarantine: Quarantine,
                             "applicant_id": aid})
     dates = _sorted_dates(day_numbers[rows.patent], group, ids)
     members, patents_of = _memberships(numbers, aid)
-    return Applicants(table, filings, dates, members, patents_of, _own_addresses(group, own_code, owns, ids))
+    return Applicants(table, filings, dates, members, patents_of, _own_addresses(group, own_code, owns, ids),
+                      dict(zip(raw_list, kinds, strict=True)))
 
 
 def _attach_unlocated(key_code: np.ndarray, place: np.ndarray, located: np.ndarray) -> None:

@@ -323,3 +323,33 @@ def test_register_finds_names_one_character_apart_and_only_those():
     assert 0 not in firms(found[1])  # two changed: it is not
     assert found[2] == set()  # under three characters nothing is searched
     assert 0 in firms(found[3]) and found[3] == register.one_substitution(core)  # batch = one by one
+
+
+def test_a_failed_register_child_or_applicant_build_replaces_no_table_and_leaves_no_child(tmp_path, monkeypatch):
+    """With two processes the register child also types the applicant names that are register names: its failure
+    there is an error naming it, and a failure in this process stops it."""
+    import multiprocessing
+
+    from matching import pipeline
+
+    workspace = write_workspace(tmp_path / "ws")
+    run_matching(workspace, "good", workers=1)
+    tables = ("applicants", "filings", "matches", "name_parses")
+
+    def broken_classify(name):
+        raise ValueError(f"cannot type {name}")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pipeline, "classify_applicant", broken_classify)  # only the register child's side work
+        with pytest.raises(RuntimeError, match=r"worker \(firm register\) failed:(.|\n)*ValueError: cannot type"):
+            run_matching(workspace, "failed-child", workers=2)
+    assert multiprocessing.active_children() == []
+
+    def broken_build(*args, **kwargs):
+        raise MemoryError("applicants ran out of memory")
+
+    monkeypatch.setattr(pipeline, "build_applicants", broken_build)
+    with pytest.raises(MemoryError):
+        run_matching(workspace, "failed-parent", workers=2)
+    assert multiprocessing.active_children() == []
+    assert {name: workspace.run_id_of(name) for name in tables} == dict.fromkeys(tables, "good")
