@@ -180,6 +180,11 @@ class Workspace:
         with open(self._existing(name), "rb") as handle:
             yield from self._checked(name, handle).iter_batches(batch_size=batch_rows, columns=columns)
 
+    def require(self, *names: str) -> None:
+        """Raise FileNotFoundError naming the first of `names` not in the workspace (the stage to run first)."""
+        for name in names:
+            self._existing(name)
+
     def _existing(self, name: str) -> Path:
         path = self.table_path(name)
         if not path.exists():

@@ -210,6 +210,8 @@ def _register_with_side_work(firms: pd.DataFrame, jobs, answers, parent_ends: tu
 def _run_matching(workspace: Workspace, run_id: str, workers: int | None) -> MatchReport:
     started = time.perf_counter()
     workers = worker_count() if workers is None else workers
+    # the firms are read first (the register child starts on them) but a missing input is named in pipeline order
+    workspace.require("patents", "firms")
     firms_table = workspace.read("firms")
     firms = firms_table.to_pandas()
     quarantine = Quarantine(STAGE)

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Runs in the child before the CLI: wrap `target` so the process SIGKILLs itself on its n-th call
 # (optionally only calls with an argument containing `needle`), before the call or after it returns.
 KILL_HOOK = """
-import importlib, os, signal, sys
+import importlib, os, signal, sys, threading
 module_name, qualname, when, nth, needle = sys.argv[1:6]
 del sys.argv[1:6]
 owner = importlib.import_module(module_name)
@@ -40,14 +40,16 @@ owner = importlib.import_module(module_name)
 for part in path:
     owner = getattr(owner, part)
 real = getattr(owner, name)
-calls = [0]
+calls, counting = [0], threading.Lock()  # a stage may write its tables from several threads
 def wrapper(*args, **kwargs):
     hit = not needle or any(needle in str(a) for a in args)
-    calls[0] += hit
-    if hit and calls[0] == int(nth) and when == "before":
+    with counting:
+        calls[0] += hit
+        this_call = calls[0] if hit else 0
+    if this_call == int(nth) and when == "before":
         os.kill(os.getpid(), signal.SIGKILL)
     result = real(*args, **kwargs)
-    if hit and calls[0] == int(nth) and when == "after":
+    if this_call == int(nth) and when == "after":
         os.kill(os.getpid(), signal.SIGKILL)
     return result
 setattr(owner, name, wrapper)
