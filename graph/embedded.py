@@ -11,8 +11,9 @@ reading it while later builds come and go; a build that dies never changes CURRE
 switch, versions older than the current and the one before it are removed.
 
 A delta build (`write_delta_version`) copies the current version's file, applies the rows that
-changed since its saved tables (deletes, property updates, inserts), and is published the same
-way, so readers see either the old complete version or the new complete one.
+changed since its saved tables (deletes, property updates, inserts) or COPYs a much-changed
+relationship table whole, and is published the same way, so readers see either the old complete
+version or the new complete one.
 """
 
 from __future__ import annotations
@@ -188,16 +189,14 @@ def _raise_io_error(exc: BaseException, path: Path) -> None:
 
 def write_delta_version(graph_dir: Path, previous: Path, tables: GraphTables, deltas: dict[str, TableDelta],
                         step_seconds: dict[str, float] | None = None, *,
-                        replace_fraction: float = 0.2) -> tuple[Path, dict[str, int], dict[str, int]]:
+                        replace: frozenset[str] = frozenset()) -> tuple[Path, dict[str, int], dict[str, int]]:
     """Create the next version as a copy of `previous` with `deltas` applied; return path and counts.
 
-    Order: removed and changed relationships are deleted, removed nodes detach-deleted, changed
-    node properties SET, new nodes and relationships COPYed in. A relationship table in which more
-    than `replace_fraction` of the rows changed (RANKED_IN after a re-rank) is emptied and COPYed
-    whole, which is faster than matching each row: at 1M, deleting ACTIVE_IN_CHAIN's 24 % changed
-    rows row by row cost 43 s, replacing the table about 2 s plus a 18 s write elsewhere, so the
-    whole delta went from 161 s to 123 s (docs/performance.md "Delta load"). Does not touch CURRENT; on failure the
-    partial copy is removed.
+    `deltas` holds every node table and the relationship tables changed row by row; the relationship
+    tables in `replace` (RANKED_IN after a re-rank, RESOLVES_TO after a re-match) are dropped,
+    recreated and COPYed whole from `tables` instead. Order: removed and changed relationships are
+    deleted, removed nodes detach-deleted, changed node properties SET, new nodes and relationships
+    COPYed in. Does not touch CURRENT; on failure the partial copy is removed.
     """
     steps = step_seconds if step_seconds is not None else {}
     path, staging = _next_version(graph_dir)
@@ -209,18 +208,17 @@ def write_delta_version(graph_dir: Path, previous: Path, tables: GraphTables, de
         database = lb.Database(str(path), buffer_pool_size=build_buffer_pool())
         try:
             connection = lb.Connection(database)
-            replaced = {r.type for r in REL_TYPES
-                        if deltas[r.type].changes > replace_fraction * max(tables.rels[r.type].num_rows, 1)}
             for rel in REL_TYPES:
                 started = time.perf_counter()
-                if rel.type in replaced:  # dropping and recreating is far faster than deleting every row
+                if rel.type in replace:  # dropping and recreating is far faster than deleting every row
                     connection.execute(f"DROP TABLE {rel.type}")
                     connection.execute(rel_table_statement(rel))
+                    steps[f"drop {rel.type}"] = time.perf_counter() - started
                 else:
                     delta = deltas[rel.type]
                     gone = pa.concat_tables([delta.deleted, delta.updated.select(delta.deleted.column_names)])
                     _load_from(connection, staging, f"delete-{rel.type}", gone, delete_rels_statement(rel))
-                steps[f"delete {rel.type}"] = time.perf_counter() - started
+                    steps[f"delete {rel.type}"] = time.perf_counter() - started
             for node in NODE_TYPES:
                 delta = deltas[node.label]
                 started = time.perf_counter()
@@ -230,12 +228,13 @@ def write_delta_version(graph_dir: Path, previous: Path, tables: GraphTables, de
                 steps[f"apply {node.label}"] = time.perf_counter() - started
             for rel in REL_TYPES:
                 started = time.perf_counter()
-                if rel.type in replaced:
+                if rel.type in replace:
                     _copy(connection, staging, rel.type, tables.rels[rel.type])
+                    steps[f"COPY {rel.type}"] = time.perf_counter() - started
                 else:
                     delta = deltas[rel.type]
                     _copy(connection, staging, rel.type, pa.concat_tables([delta.inserted, delta.updated]))
-                steps[f"insert {rel.type}"] = time.perf_counter() - started
+                    steps[f"insert {rel.type}"] = time.perf_counter() - started
             started = time.perf_counter()
             nodes, rels = _counts(connection)
             steps["count"] = time.perf_counter() - started
@@ -245,7 +244,7 @@ def write_delta_version(graph_dir: Path, previous: Path, tables: GraphTables, de
         started = time.perf_counter()
         for name, table in [*tables.nodes.items(), *tables.rels.items()]:
             target = staging / "tables" / f"{name}.parquet"
-            if name in replaced:  # COPYed whole from this very file
+            if name in replace:  # COPYed whole from this very file
                 os.replace(staging / f"{name}.parquet", target)
             elif deltas[name].changes:
                 pq.write_table(table, target)

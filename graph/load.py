@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -27,7 +28,7 @@ from graph.embedded import (
 )
 from graph.report import LoadReport
 from graph.schema import RELS
-from graph.transform import TableDelta, diff_table, graph_tables
+from graph.transform import TableDelta, diff_table, graph_tables, key_columns
 from graph.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -37,20 +38,62 @@ if TYPE_CHECKING:
 # which the embedded default should not pay.
 
 
-# Above this share of changed rows (all tables together) a full build is faster than a delta. A re-rank
-# replaces RANKED_IN whole (7 % of the rows at 1M): at 10.7 % changed rows the delta took 102.6 s and the
-# full build 74.8 s (1M, quiet; docs/performance.md "Delta load"), so a refresh that re-ranks is built
-# whole and the delta serves small changes. PATENTGRAPH_GRAPH_DELTA_MAX overrides it.
-_DELTA_MAX_FRACTION = 0.05
+# A delta is applied when its estimated cost is at most this share of a full build's (estimates below;
+# at 1M the refresh's delta was estimated at 0.83 and cost 0.85-0.88 of the full build's CPU seconds,
+# 0.93-1.02 of its wall time, same sitting: docs/performance.md "Delta load by estimated cost").
+# PATENTGRAPH_GRAPH_DELTA_MAX overrides it.
+_DELTA_MAX_SHARE = 0.9
 
-# Diffed first, so that a change too large for a delta is found after one or two tables: a re-rank
-# rewrites RANKED_IN, a re-match RESOLVES_TO and the summaries.
-_MOST_CHANGED_FIRST = ("RANKED_IN", "ACTIVE_IN_CHAIN", "ACTIVE_IN", "RESOLVES_TO")
+# What a delta costs whatever changed, as a share of a full build: copying the previous database file,
+# reading and diffing the saved tables, saving the new ones (1M: 0.8 + 5.9 + 1.4 s of a 59 s build).
+_DELTA_FIXED_SHARE = 0.15
+
+# Once more than this share of a table's rows changed, applying them to a copy of the database costs
+# about as much as COPYing the table whole: LadybugDB's checkpoint rewrites the storage of every node
+# group a change touches, and the changes of a refresh are spread over all of them. 300k refresh, each
+# table's delta checkpointed alone, against its COPY in a full build: RESOLVES_TO (4.9 % of its rows
+# changed) 6.4 s vs 3.3 s, ACTIVE_IN_CHAIN (2.9 %) 2.6 vs 0.9, ACTIVE_IN (1.8 %) 1.4 vs 1.0, Patent (1.0 %)
+# 1.7 vs 1.5, FILED (1.0 %) 0.7 vs 1.0 (docs/performance.md "Delta load by estimated cost").
+REWRITE_SHARE = 0.01
+
+# Applying changes row by row to a table costs about this much of its COPY for each changed share of its
+# rows: at 1M, 1 % of the rows changed cost Patent 0.52 of its COPY, Firm 0.30, FILED 0.38, IN_NODE 0.10
+# (one delta and one full build under the same load, 00:59-01:02 UTC).
+_ROW_DELTA_WEIGHT = 30
 
 
-def delta_max_fraction() -> float:
+def delta_max_share() -> float:
     override = os.environ.get("PATENTGRAPH_GRAPH_DELTA_MAX")
-    return float(override) if override else _DELTA_MAX_FRACTION
+    return float(override) if override else _DELTA_MAX_SHARE
+
+
+def copy_cost(table: pa.Table) -> int:
+    """A full build's cost of COPYing `table`, in its Arrow bytes: COPY time follows them (1M full build,
+    the big tables: 24-45 ns a byte; RANKED_IN 17.1 s for 380 MB, RESOLVES_TO 10.2 s for 332 MB, CITES
+    3.0 s for 80 MB), while rows alone do not (RESOLVES_TO: 268k rows, three times CITES' time per row)."""
+    return table.nbytes
+
+
+def replaced_whole(name: str, table: pa.Table, changes: int) -> bool:
+    """Whether a delta drops and re-COPYs this table instead of applying its changed rows (relationship
+    tables only: a node table cannot be dropped under its relationships)."""
+    return name in RELS and changes > REWRITE_SHARE * table.num_rows
+
+
+def delta_cost(name: str, table: pa.Table, changes: int) -> float:
+    """A delta's cost for one table, in the units of `copy_cost`."""
+    if replaced_whole(name, table, changes):
+        return copy_cost(table)
+    return copy_cost(table) * min(1.0, _ROW_DELTA_WEIGHT * changes / max(table.num_rows, 1))
+
+
+def _probe_columns(name: str, table: pa.Table) -> list[str]:
+    """The key columns and the short ones (numbers, dates, flags): their changes are a lower bound of the
+    table's, found without reading the long texts and lists of the saved table (a re-rank changes the
+    numbers of nearly every RANKED_IN row)."""
+    keys = key_columns(name)
+    return [f.name for f in table.schema
+            if f.name in keys or not (pa.types.is_string(f.type) or pa.types.is_list(f.type))]
 
 
 def build_embedded_graph(workspace: Workspace, run_id: str, *, mode: str = "auto") -> LoadReport:
@@ -58,9 +101,9 @@ def build_embedded_graph(workspace: Workspace, run_id: str, *, mode: str = "auto
 
     mode "full" rebuilds it; "delta" applies the rows changed since the current version's saved
     tables to a copy of it; "auto" (the default) applies a delta when there is a current version
-    with saved tables of this schema and the change is at most `delta_max_fraction()` of the rows,
-    and rebuilds otherwise (diffing stops as soon as the change is known to be too large). Both
-    produce the same graph; the manifest records which was done.
+    with saved tables of this schema and the delta's estimated cost is at most `delta_max_share()`
+    of a full build's, and rebuilds otherwise (diffing stops as soon as the delta is known to be too
+    dear). Both produce the same graph; the manifest records which was done and why.
     """
     if mode not in ("auto", "full", "delta"):
         raise ValueError(f"load mode {mode!r}: expected auto, full or delta")
@@ -71,29 +114,42 @@ def build_embedded_graph(workspace: Workspace, run_id: str, *, mode: str = "auto
     saved = saved_table_files(saved_tables_dir(previous)) if previous is not None and mode != "full" else None
     done, reason = "full", "full build asked for" if mode == "full" else "no saved tables of this schema"
     changes: dict[str, int] = {}
+    replace: set[str] = set()
     if saved is not None:
         all_tables = {**tables.nodes, **tables.rels}
-        total = sum(t.num_rows for t in all_tables.values())
-        budget = total if mode == "delta" else delta_max_fraction() * total
-        order = [*_MOST_CHANGED_FIRST, *(name for name in all_tables if name not in _MOST_CHANGED_FIRST)]
-        deltas, changed, steps["diff"] = {}, 0, 0.0
-        for name in order:
-            read_started = time.perf_counter()
-            old = pq.read_table(saved[name])
-            diff_started = time.perf_counter()
-            deltas[name] = diff_table(name, old, all_tables[name])
-            steps["read saved tables"] += diff_started - read_started
-            steps["diff"] += time.perf_counter() - diff_started
-            changed += deltas[name].changes
-            if mode != "delta" and changed > budget:
+        full_cost = sum(copy_cost(t) for t in all_tables.values())
+        limit = math.inf if mode == "delta" else delta_max_share() * full_cost
+        estimate = _DELTA_FIXED_SHARE * full_cost
+        deltas, at_least, steps["diff"] = {}, {}, 0.0
+        # Dearest tables first, so that a delta too dear is found after one or two of them. A relationship
+        # table whose long columns are most of it is first compared on its short ones: their changes are a
+        # lower bound of the table's, enough to tell that it will be replaced whole (then its long texts
+        # are never read) or that the delta is too dear.
+        for name in sorted(all_tables, key=lambda n: copy_cost(all_tables[n]), reverse=True):
+            new = all_tables[name]
+            probe = _probe_columns(name, new)
+            if name in RELS and 2 * new.select(probe).nbytes < new.nbytes:
+                at_least[name] = _diff(name, saved[name], new.select(probe), steps, probe).changes
+                if replaced_whole(name, new, at_least[name]):
+                    replace.add(name)
+            if name not in replace:
+                deltas[name] = _diff(name, saved[name], new, steps)
+                at_least[name] = deltas[name].changes
+                if replaced_whole(name, new, at_least[name]):
+                    replace.add(name)
+            estimate += delta_cost(name, new, at_least[name])
+            if estimate > limit:
                 break
-        if changed <= budget or mode == "delta":
-            changes = {name: delta.changes for name, delta in deltas.items() if delta.changes}
-            done, reason = "delta", f"{changed / max(total, 1):.2%} of the rows changed"
-            path, nodes, rels = write_delta_version(workspace.graph_dir, previous, tables, deltas, steps)
+        share = f"a delta estimated at {estimate / max(full_cost, 1):.0%} of a full build's cost"
+        if estimate <= limit:
+            changes = {name: count for name, count in at_least.items() if count}
+            rows = sum(t.num_rows for t in all_tables.values())
+            done, reason = "delta", f"{share} ({sum(changes.values()) / max(rows, 1):.2%} of the rows changed or more)"
+            path, nodes, rels = write_delta_version(workspace.graph_dir, previous, tables, deltas, steps,
+                                                    replace=frozenset(replace))
         else:
-            reason = (f"over {delta_max_fraction():.0%} of the rows changed ({changed / total:.2%} in "
-                      f"{', '.join(deltas)} alone)")
+            reason = (f"{share} or more, over the {delta_max_share():.0%} limit, after comparing "
+                      f"{', '.join(at_least)}")
     elif mode == "delta":
         raise ValueError(f"{workspace.graph_dir}: no current version with saved tables of this schema to apply"
                          " a delta to; run `patentgraph load --full`")
@@ -104,9 +160,21 @@ def build_embedded_graph(workspace: Workspace, run_id: str, *, mode: str = "auto
     publish_version(workspace.graph_dir, path, {
         **asdict(report), "version_path": path.name, "step_seconds": steps,
         "build": {"mode": done, "reason": reason, "base": previous.name if done == "delta" else None,
-                  "changed_rows": changes},
+                  "changed_rows": changes, "replaced": sorted(replace) if done == "delta" else []},
     })
     return report
+
+
+def _diff(name: str, saved: Path, new: pa.Table, steps: dict[str, float],
+          columns: list[str] | None = None) -> TableDelta:
+    """diff_table of `new` against the saved table's file (its `columns` only), timing the read and the diff."""
+    started = time.perf_counter()
+    old = pq.read_table(saved, columns=columns)
+    steps["read saved tables"] += time.perf_counter() - started
+    started = time.perf_counter()
+    delta = diff_table(name, old, new)
+    steps["diff"] += time.perf_counter() - started
+    return delta
 
 
 def load_neo4j(workspace: Workspace, settings: Settings, run_id: str, driver: Driver | None = None) -> LoadReport:

@@ -26,10 +26,16 @@ SOURCE_TABLES = (
     "tech_nodes", "supply_links", "patents", "applicants", "filings", "firms", "matches", "node_patents",
     "firm_scores",
 )
+# The columns the graph is built from, where a table has others (firm_scores' reasons list: 227 of its 591 MB
+# at 1M; filings' addresses; the firm register's addresses and source positions) that are not read.
 _COLUMNS = {
     "patents": ["publication_number", "application_number", "kind", "patent_type", "title", "application_date",
                 "publication_date", "grant_date", "ipc", "cpc", "cited_publications", "claims_count",
                 "legal_status"],
+    "applicants": [p.name for p in NODES["Applicant"].props],
+    "filings": ["applicant_id", "publication_number", "position", "raw_name"],
+    "firms": [p.name for p in NODES["Firm"].props] + ["parent_firm_id"],
+    "firm_scores": ["firm_id", "chain_id", "node_id"] + [p.name for p in RELS["RANKED_IN"].props],
 }
 ACCEPTED_DECISIONS = ("auto", "manual")
 # A patent counts as granted as in graph.ranking.features (a test keeps the two lists equal).
@@ -357,6 +363,8 @@ def diff_table(name: str, old: pa.Table, new: pa.Table) -> TableDelta:
     for the same deltas (docs/performance.md "Delta load (issue #9)").
     """
     keys = key_columns(name)
+    if _keys_aligned(old, new, keys):
+        return _diff_aligned(old, new, keys)
     old_key, new_key = _row_codes(old, new, keys)
     order = np.argsort(old_key, kind="stable")  # a repeated key matches its first row, as index_in did
     ordered = old_key[order]
@@ -370,6 +378,26 @@ def diff_table(name: str, old: pa.Table, new: pa.Table) -> TableDelta:
         same &= _equal(matched[column], previous[column])
     deleted = old.select(keys).filter(pa.array(~_found_in(old_key, new_key)))
     return TableDelta(inserted, matched.filter(pa.array(~same)), deleted)
+
+
+def _keys_aligned(old: pa.Table, new: pa.Table, keys: list[str]) -> bool:
+    """Whether `new` starts with `old`'s keys in `old`'s order (the tables a refresh appends to: patents,
+    filings, citations, applicants), so row i of `old` is row i of `new` and no key needs a lookup.
+    The transform keeps one row per key, so the rows after the common start are keys `old` does not have."""
+    if old.num_rows > new.num_rows or old.schema != new.schema:
+        return False
+    start = new.slice(0, old.num_rows)
+    return all(_equal(start[name], old[name]).all() for name in keys)
+
+
+def _diff_aligned(old: pa.Table, new: pa.Table, keys: list[str]) -> TableDelta:
+    """diff_table when `_keys_aligned`: the same three tables, found by comparing row i with row i
+    (300k refresh: FILED 0.28 -> 0.01 s, Patent 0.27 -> 0.06 s, an unchanged CITES 0.26 -> 0.01 s)."""
+    start = new.slice(0, old.num_rows)
+    same = np.ones(old.num_rows, bool)
+    for column in (c for c in new.column_names if c not in keys):
+        same &= _equal(start[column], old[column])
+    return TableDelta(new.slice(old.num_rows), start.filter(pa.array(~same)), old.select(keys).slice(0, 0))
 
 
 def _found_in(values: np.ndarray, among: np.ndarray) -> np.ndarray:

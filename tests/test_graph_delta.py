@@ -10,6 +10,7 @@ import pytest
 from graph_fixtures import F_ALGO, F_CHIP, F_OPTIC, F_ROBOT, F_VISION, RUN_ID, frames, pub
 
 import graph.embedded as embedded
+import graph.load
 from graph.catalog import list_queries
 from graph.cypher import run_cypher
 from graph.embedded import current_version, read_manifest
@@ -92,16 +93,27 @@ def catalog_answers(workspace: Workspace) -> dict[str, list]:
     return answers
 
 
-@pytest.fixture(scope="module")
-def graphs(tmp_path_factory):
-    """A graph built before the refresh then updated by a delta, and one built in full after it."""
+@pytest.fixture(scope="module", params=["changed tables replaced", "changed rows applied"])
+def graphs(request, tmp_path_factory):
+    """A graph built before the refresh then updated by a delta, and one built in full after it.
+
+    The fixture's refresh changes more than REWRITE_SHARE of its changed relationship tables, so by
+    default they are replaced whole; with the share at 1 every change is applied row by row instead.
+    """
     delta = Workspace(tmp_path_factory.mktemp("delta"))
     write_tables(delta, before_refresh())
     build_embedded_graph(delta, "before", mode="full")
     write_tables(delta, after_refresh())
-    with pytest.MonkeyPatch.context() as patch:  # the fixture is small: its refresh is a large share of it
-        patch.setenv("PATENTGRAPH_GRAPH_DELTA_MAX", "0.9")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATENTGRAPH_GRAPH_DELTA_MAX", "10")  # small fixture: its change is dear for its size
+        if request.param == "changed rows applied":
+            patch.setattr(graph.load, "REWRITE_SHARE", 1.0)
         build_embedded_graph(delta, "after")
+    replaced = read_manifest(delta.graph_dir)["build"]["replaced"]
+    if request.param == "changed rows applied":
+        assert replaced == []
+    else:
+        assert {"RANKED_IN", "RESOLVES_TO", "FILED"} <= set(replaced)
     full = Workspace(tmp_path_factory.mktemp("full"))
     write_tables(full, after_refresh())
     build_embedded_graph(full, "after", mode="full")
@@ -205,3 +217,15 @@ def test_diff_compares_list_properties_element_by_element():
     # f2: the same characters split differently; f4: an empty list became null; f5: an element changed
     assert delta.updated["from"].to_pylist() == ["f2", "f4", "f5"]
     assert delta.inserted.num_rows == 0 and delta.deleted.num_rows == 0
+
+
+def test_diff_of_a_table_appended_to_finds_new_and_changed_rows_in_any_row_order():
+    old = pa.table({"from": ["a1", "a2", "a3"], "to": ["p1", "p2", "p3"], "position": [1, 1, 2],
+                    "raw_name": ["甲", "乙", None]})
+    new = pa.table({"from": ["a1", "a2", "a3", "a4", "a1"], "to": ["p1", "p2", "p3", "p4", "p5"],
+                    "position": [1, 1, 2, 1, 1], "raw_name": ["甲", "乙公司", None, "丁", "甲"]})
+    for rows in ([0, 1, 2, 3, 4], [4, 3, 2, 1, 0]):  # appended to (compared row by row), then reordered
+        delta = diff_table("FILED", old, new.take(rows))
+        assert sorted(delta.inserted["to"].to_pylist()) == ["p4", "p5"]
+        assert delta.updated.to_pylist() == [{"from": "a2", "to": "p2", "position": 1, "raw_name": "乙公司"}]
+        assert delta.deleted.num_rows == 0
