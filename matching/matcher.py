@@ -13,9 +13,11 @@ import inspect
 import math
 import multiprocessing
 import re
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 import orjson
@@ -33,11 +35,12 @@ from matching.pairs import (
     VIAS,
     ApplicantSide,
     Pairs,
+    RegisterCodes,
     Scored,
     date_shares,
     score_pairs,
 )
-from matching.register import FirmRegister
+from matching.register import ENTRY_KINDS, FirmRegister
 
 FIRM_TYPES = ("company", "unknown")
 NOT_FIRM_REASON = {
@@ -75,6 +78,9 @@ class ForkedCall:
         self.what = what
         context = multiprocessing.get_context("fork")
         self._receive, send = context.Pipe(duplex=False)
+        # parts() in a receiving thread and cancel() may both close the pipe: closed once, or the second close
+        # hits a descriptor number that may be reused already
+        self._closing = threading.Lock()
         self._process = context.Process(target=_run_and_send, args=(work, send), name=f"matching: {what}",
                                         daemon=True)
         self._process.start()
@@ -100,7 +106,7 @@ class ForkedCall:
                     break
                 yield value
         finally:
-            self._receive.close()
+            self._close_receive()
         self._process.join()
 
     def cancel(self) -> None:
@@ -108,7 +114,12 @@ class ForkedCall:
         pipe until the caller exits)."""
         self._process.terminate()
         self._process.join()
-        self._receive.close()
+        self._close_receive()
+
+    def _close_receive(self) -> None:
+        with self._closing:
+            if not self._receive.closed:
+                self._receive.close()
 
 
 def _run_and_send(work: Callable[[], object], send) -> None:
@@ -141,6 +152,10 @@ class Applicant:
     last_day: int | None = None
 
 
+def _labels(names: tuple[str, ...], codes: np.ndarray) -> list[str]:
+    return np.array(names, dtype=object)[codes].tolist()
+
+
 def _iso_list(days: np.ndarray) -> list[str | None]:
     """datetime64[D] values as ISO dates, NaT as None (converted once per register, not per link)."""
     return [None if d == "NaT" else d for d in np.datetime_as_string(days, unit="D").tolist()]
@@ -163,24 +178,63 @@ def _date_ends(apps: list[Applicant]) -> None:
         app.first_filing, app.last_filing, app.first_day, app.last_day = iso_first, iso_last, day_first, day_last
 
 
+def _rounded(values: np.ndarray, digits: int) -> list[float]:
+    """round(v, digits) of each value, in bulk: numpy's rint(v * 10**digits) / 10**digits is the same double
+    (k / 10**digits is correctly rounded, so it is the double nearest the decimal) wherever the scaled value is
+    farther from a half than its rounding error (< 2**-23 below 2**30); NaN stays NaN as with round; near a
+    half, or large, Python's round decides."""
+    scale = 10.0 ** digits
+    scaled = values * scale
+    out = (np.rint(scaled) / scale).tolist()
+    with np.errstate(invalid="ignore"):  # NaN compares False: not doubtful
+        doubtful = (np.abs(scaled - np.floor(scaled) - 0.5) <= 1e-6) | (np.abs(scaled) >= 2.0 ** 30)
+    for i in np.flatnonzero(doubtful).tolist():
+        out[i] = round(float(values[i]), digits)
+    return out
+
+
 @dataclass(slots=True)
 class _Candidates:
-    """One shard's candidate pairs as plain lists, grouped by applicant (pairs of `Pairs` and `Scored`)."""
+    """One shard's candidate pairs grouped by applicant: what the ranking reads of every pair as plain lists (a
+    numpy scalar per read costs more), the rest as the arrays, read for the shown pairs only (`_Shown`)."""
 
     firm: list[int]
     entry: list[int]
-    via: list[int]  # index into VIAS
     valid: list[bool]  # some filing inside the firm's life, or no date to check
     z: list[float]
-    name: list[float]
+    pairs: Pairs
+    scored: Scored
+
+
+@dataclass(slots=True)
+class _Shown:
+    """What the evidence shows of the pairs it shows (each applicant's top 3, in the decisions' order), made in
+    bulk: at 1M an applicant has ~14 candidate pairs, so this is a small part of them."""
+
+    logit: list[float]  # z rounded as the evidence shows it
+    name: list[float]  # the name's log-odds, rounded
     edits: list[int]  # -1: not computed (non-Chinese applicant)
-    ratio: list[float]  # NaN: not computed (Chinese applicant)
-    region: list[int]  # index into REGIONS
+    ratio: list[float]  # rounded; NaN: not computed (Chinese applicant)
+    region: list[str]
     same_address: list[bool]
-    legal: list[int]  # index into LEGAL
-    variant: list[int]  # index into VARIANTS
+    legal: list[str]
+    variant: list[str]
     short: list[bool]
-    share: list[float]  # NaN: no date to check
+    date_share: list[float | None]  # rounded; None: no date to check
+    via: list[str]
+
+    @staticmethod
+    def of(c: _Candidates, shown: np.ndarray) -> _Shown:
+        pairs, scored = c.pairs, c.scored
+        share = scored.share[shown]
+        date_share = _rounded(share, 3)
+        for k in np.flatnonzero(np.isnan(share)).tolist():
+            date_share[k] = None
+        return _Shown(logit=_rounded(scored.z[shown], 3), name=_rounded(scored.name[shown], 3),
+                      edits=pairs.edits[shown].tolist(), ratio=_rounded(pairs.ratio[shown], 1),
+                      region=_labels(REGIONS, scored.region[shown]), same_address=scored.same_address[shown].tolist(),
+                      legal=_labels(LEGAL, scored.legal[shown]), variant=_labels(VARIANTS, scored.variant[shown]),
+                      short=scored.short[shown].tolist(), date_share=date_share, via=_labels(VIAS, pairs.via[shown]))
 
 
 class Matcher:
@@ -199,6 +253,13 @@ class Matcher:
         # the same dates as day numbers (NaT: the smallest int64), for comparisons without numpy scalars
         self.established_day = register.established.view(np.int64).tolist()
         self.deregistered_day = register.deregistered.view(np.int64).tolist()
+        self.codes = RegisterCodes(register)  # before the shards fork: each shard's scoring reads it
+        # what the evidence shows of each register entry, as lists (through the entry objects, these cold lookups
+        # were a fifth of the decisions' time)
+        self.entry_firm_id = np.array(register.firm_ids, dtype=object)[register.entry_firm].tolist()
+        self.entry_firm_name = np.array(register.names, dtype=object)[register.entry_firm].tolist()
+        self.entry_raw = [e.raw for e in register.entries]
+        self.entry_kind_name = np.array(ENTRY_KINDS, dtype=object)[register.entry_kind].tolist()
 
     # --- entry point -------------------------------------------------------------------------
     def run(self, workers: int = 1) -> list[dict]:
@@ -294,30 +355,26 @@ class Matcher:
         yield self.rows, ends
 
     def _exact(self, apps: list[Applicant]) -> Pairs:
-        """Exact key, exact core and branch -> parent key, first way found per entry."""
-        app_idx, entry_idx, via_idx = [], [], []
-        key, core, branch = VIAS.index("key"), VIAS.index("core"), VIAS.index("branch_parent")
+        """Exact key, exact core and branch -> parent key, first way found per entry (per applicant: the key's
+        entries, then the core's, then the parent key's, each in the register's order)."""
         by_key, by_core = self.reg.by_key, self.reg.by_core
-        for i, app in enumerate(apps):
-            p = app.parsed
-            keyed = by_key.get(p.key, ())  # distinct entries: each entry is listed under one key
-            app_idx.extend([i] * len(keyed))
-            entry_idx.extend(keyed)
-            via_idx.extend([key] * len(keyed))
-            lookups = [(core, by_core.get(p.core, ()))]
-            if p.branch_of:
-                lookups.append((branch, by_key.get(p.branch_of, ())))
-            seen = set(keyed)
-            for via, entry_ids in lookups:
-                for e in entry_ids:
-                    if e not in seen:
-                        seen.add(e)
-                        app_idx.append(i)
-                        entry_idx.append(e)
-                        via_idx.append(via)
-        n = len(app_idx)
-        return Pairs(np.array(app_idx, dtype=np.int64), np.array(entry_idx, dtype=np.int64),
-                     np.array(via_idx, dtype=np.int64), np.zeros(n, dtype=np.int64), np.full(n, 100.0))
+        parsed = [app.parsed for app in apps]
+        found = [[by_key.get(p.key, ()) for p in parsed], [by_core.get(p.core, ()) for p in parsed],
+                 [by_key.get(p.branch_of, ()) if p.branch_of else () for p in parsed]]
+        app_idx, entry_idx, via_idx = [], [], []
+        for via, lists in zip(("key", "core", "branch_parent"), found, strict=True):
+            counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+            app_idx.append(np.repeat(np.arange(len(apps), dtype=np.int64), counts))
+            entry_idx.append(np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=int(counts.sum())))
+            via_idx.append(np.full(len(app_idx[-1]), VIAS.index(via), dtype=np.int64))
+        app_idx, entry_idx, via_idx = np.concatenate(app_idx), np.concatenate(entry_idx), np.concatenate(via_idx)
+        # an entry found twice for one applicant keeps its first way (a key's, a core's entries are distinct)
+        _, first = np.unique(app_idx * len(self.reg.entries) + entry_idx, return_index=True)
+        first.sort()
+        order = first[np.argsort(app_idx[first], kind="stable")]
+        n = len(order)
+        return Pairs(app_idx[order], entry_idx[order], via_idx[order], np.zeros(n, dtype=np.int64),
+                     np.full(n, 100.0))
 
     def _fuzzy(self, apps: list[Applicant], which: np.ndarray) -> Pairs:
         """Blocked candidates of the applicants in `which`, with edit distance and ratio on cores."""
@@ -350,10 +407,25 @@ class Matcher:
 
     def _match_firm_names(self, apps: list[Applicant]) -> list[int]:
         """Appends each applicant's rows; returns where each applicant's rows end in self.rows."""
+        bounds, candidates = self._candidates(apps)
+        # every applicant's ranking first, then what the evidence shows of the shown pairs, in bulk
+        rankings = [self._rank(app, bounds[i], bounds[i + 1], candidates) for i, app in enumerate(apps)]
+        shown = _Shown.of(candidates, np.fromiter(chain.from_iterable(ranked[:3] for ranked, _ in rankings),
+                                                  dtype=np.int64))
+        ends, rows, at = [], self.rows, 0  # at: where the applicant's shown pairs start in `shown`
+        for app, (ranked, excluded) in zip(apps, rankings, strict=True):
+            self._decide(app, ranked, excluded, candidates, shown, at)
+            at += min(len(ranked), 3)
+            ends.append(len(rows))
+        return ends
+
+    def _candidates(self, apps: list[Applicant]) -> tuple[list[int], _Candidates]:
+        """Every candidate pair of these applicants, scored, grouped by applicant (applicant i's pairs are
+        bounds[i]..bounds[i + 1]-1)."""
         side = ApplicantSide([a.parsed for a in apps], [a.province for a in apps], [a.city for a in apps],
                              [a.legal_form for a in apps], [a.addresses for a in apps], [a.dates for a in apps])
         exact = self._exact(apps)
-        exact_scored = score_pairs(self.reg, side, exact, date_shares(self.reg, side, exact))
+        exact_scored = score_pairs(self.reg, self.codes, side, exact, date_shares(self.reg, side, exact))
         # fuzzy search only for applicants without a date-valid exact candidate in a compatible region: a
         # namesake registered in another city is another firm, and a near name in the applicant's own city
         # (a typo, or a firm at the applicant's address) may be the one
@@ -361,7 +433,7 @@ class Matcher:
         has_valid = np.zeros(len(apps), dtype=bool)
         has_valid[exact.app[(np.isnan(exact_scored.share) | (exact_scored.share > 0)) & ~elsewhere]] = True
         fuzzy = self._fuzzy(apps, np.flatnonzero(~has_valid))
-        fuzzy_scored = score_pairs(self.reg, side, fuzzy, date_shares(self.reg, side, fuzzy))
+        fuzzy_scored = score_pairs(self.reg, self.codes, side, fuzzy, date_shares(self.reg, side, fuzzy))
         # per applicant: exact candidates first, then fuzzy ones, each in the order found
         pairs = Pairs.concat([exact, fuzzy])
         order = np.argsort(pairs.app, kind="stable")
@@ -369,22 +441,14 @@ class Matcher:
         scored = Scored.concat([exact_scored, fuzzy_scored]).take(order)
         share = scored.share
         bounds = np.searchsorted(pairs.app, np.arange(len(apps) + 1)).tolist()
-        # plain lists: the decisions read them pair by pair (a numpy scalar per read costs more)
-        candidates = _Candidates(
-            firm=self.reg.entry_firm[pairs.entry].tolist(), entry=pairs.entry.tolist(), via=pairs.via.tolist(),
-            valid=(np.isnan(share) | (share > 0)).tolist(), z=scored.z.tolist(), name=scored.name.tolist(),
-            edits=pairs.edits.tolist(), ratio=pairs.ratio.tolist(), region=scored.region.tolist(),
-            same_address=scored.same_address.tolist(), legal=scored.legal.tolist(),
-            variant=scored.variant.tolist(), short=scored.short.tolist(), share=share.tolist())
-        ends = []
-        rows = self.rows
-        for i, app in enumerate(apps):
-            self._decide(app, bounds[i], bounds[i + 1], candidates)
-            ends.append(len(rows))
-        return ends
+        candidates = _Candidates(firm=self.reg.entry_firm[pairs.entry].tolist(), entry=pairs.entry.tolist(),
+                                 valid=(np.isnan(share) | (share > 0)).tolist(), z=scored.z.tolist(), pairs=pairs,
+                                 scored=scored)
+        return bounds, candidates
 
-    def _decide(self, app: Applicant, start: int, stop: int, c: _Candidates) -> None:
-        """The applicant's decision from its candidate pairs start..stop-1, with its evidence."""
+    def _rank(self, app: Applicant, start: int, stop: int, c: _Candidates) -> tuple[list[int], list[dict]]:
+        """The applicant's candidate pairs (of start..stop-1) that may be it, best first (one per firm), and the
+        firms excluded by their dates or by a reviewer, as the evidence lists them."""
         reg, firm_of, z = self.reg, c.firm, c.z
         review = self.reviews.get(app.applicant_id)
         rejected = review.rejected_firms if review else ()
@@ -409,42 +473,48 @@ class Matcher:
             excluded = [{"firm_id": reg.firm_ids[firm],
                          "reason": "rejected by reviewer" if k is None else self._date_reason(app, firm, c.entry[k])}
                         for firm, k in dropped]
-            ranked = sorted(kept.values(), key=lambda k: -z[k])
-            if not ranked:
-                self._no_firm(app, "no firm in the register carries this name", [], excluded)
-                return
+            ranked = sorted(kept.values(), key=z.__getitem__, reverse=True)  # stable: ties keep pair order
+        return ranked, excluded
+
+    def _decide(self, app: Applicant, ranked: list[int], excluded: list[dict], c: _Candidates, shown: _Shown,
+                at: int) -> None:
+        """The applicant's decision from its ranked pairs, with its evidence (its shown pairs start at `at`)."""
+        if not ranked:
+            self._no_firm(app, "no firm in the register carries this name", [], excluded)
+            return
+        reg, firm_of, z = self.reg, c.firm, c.z
         scores = scoring.competing_scores([z[k] for k in ranked])
         score = scores[0]
         decision = scoring.decision_for(score)
-        entries, firm_ids, names, entry_of, via_of = reg.entries, reg.firm_ids, reg.names, c.entry, c.via
+        entry_of, firm_id, firm_name, raw, kind_of = (c.entry, self.entry_firm_id, self.entry_firm_name,
+                                                      self.entry_raw, self.entry_kind_name)
         top3 = []
-        for k, candidate_score in zip(ranked[:3], scores, strict=False):
-            entry = entries[entry_of[k]]
-            top3.append({"firm_id": firm_ids[entry.firm], "name": names[entry.firm], "matched_name": entry.raw,
-                         "variant": entry.kind, "via": VIAS[via_of[k]], "score": round(candidate_score, 4),
-                         "logit": round(z[k], 3)})
+        for j, (k, candidate_score) in enumerate(zip(ranked[:3], scores, strict=False), start=at):
+            e = entry_of[k]
+            top3.append({"firm_id": firm_id[e], "name": firm_name[e], "matched_name": raw[e], "variant": kind_of[e],
+                         "via": shown.via[j], "score": round(candidate_score, 4), "logit": shown.logit[j]})
         if decision == "rejected":
             self._no_firm(app, f"best candidate scored {score:.2f} < {scoring.REVIEW_THRESHOLD}", top3, excluded)
             return
         best = ranked[0]
-        firm, entry = firm_of[best], entries[entry_of[best]]
+        firm, entry = firm_of[best], entry_of[best]
+        kind = kind_of[entry]
         # _fuzzy computes edits (Chinese) or the ratio (other scripts) per pair: the other one is computed here,
         # the ratio in float32 as cpdist gives it (math.isnan: a tenth of numpy's time on a Python float)
-        edits, ratio, share = c.edits[best], c.ratio[best], c.share[best]
+        edits, ratio = shown.edits[at], shown.ratio[at]
         if edits < 0:
-            edits = Levenshtein.distance(app.parsed.core, entry.parsed.core)
+            edits = Levenshtein.distance(app.parsed.core, reg.entry_core[entry])
         if math.isnan(ratio):
-            ratio = float(np.float32(fuzz.ratio(app.parsed.core, entry.parsed.core)))
+            ratio = round(float(np.float32(fuzz.ratio(app.parsed.core, reg.entry_core[entry]))), 1)
         # field by field as docs/matching.md ("Score") lists them; the logit is the best candidate's
-        features = {"name": round(c.name[best], 3), "edits": edits, "ratio": round(ratio, 1),
-                    "region": REGIONS[c.region[best]], "same_address": c.same_address[best],
-                    "legal_form": LEGAL[c.legal[best]], "variant": VARIANTS[c.variant[best]],
-                    "short_name_fuzzy": c.short[best], "date_share": None if math.isnan(share) else round(share, 3),
-                    "logit": top3[0]["logit"]}
-        self._row(app.applicant_id, firm, round(score, 6), decision, "former_name" if entry.kind == "former" else "direct",
+        features = {"name": shown.name[at], "edits": edits, "ratio": ratio, "region": shown.region[at],
+                    "same_address": shown.same_address[at], "legal_form": shown.legal[at],
+                    "variant": shown.variant[at], "short_name_fuzzy": shown.short[at],
+                    "date_share": shown.date_share[at], "logit": shown.logit[at]}
+        self._row(app.applicant_id, firm, round(score, 6), decision, "former_name" if kind == "former" else "direct",
                   {"method": scoring.METHOD_VERSION, "decision_rule": _RULES[decision],
                    "applicant": self._applicant_facts(app), "firm": self._firm_facts(firm),
-                   "matched_variant": {"name": entry.raw, "variant": entry.kind, "via": VIAS[via_of[best]]},
+                   "matched_variant": {"name": raw[entry], "variant": kind, "via": shown.via[at]},
                    "features": features, "candidates": top3, "excluded": excluded})
         if decision == "auto":
             self.resolved[app.applicant_id] = firm
@@ -483,8 +553,9 @@ class Matcher:
 
     # --- people --------------------------------------------------------------------------------
     def _match_person(self, app: Applicant) -> None:
-        firms = [f for f in self.reg.by_legal_rep.get(app.parsed.key, ())
-                 if self.reg.firm_ids[f] not in (self.reviews.get(app.applicant_id) or Review()).rejected_firms]
+        review = self.reviews.get(app.applicant_id)
+        rejected = review.rejected_firms if review else ()
+        firms = [f for f in self.reg.by_legal_rep.get(app.parsed.key, ()) if self.reg.firm_ids[f] not in rejected]
         co_firms = {self.resolved[a] for a in self.apps.co_applicants(app.applicant_id) if a in self.resolved}
         in_city = [f for f in firms if app.city and self.reg.city[f] == app.city]
         together = [f for f in firms if f in co_firms]

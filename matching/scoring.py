@@ -55,6 +55,8 @@ def decision_for(score: float) -> str:
 
 def competing_scores(logits: list[float]) -> list[float]:
     """Scores of the candidate firms of one applicant, given at most one is the applicant."""
+    if len(logits) == 1:  # most applicants: the general formula below with top = z, odds [1.0]
+        return [1.0 / (math.exp(-logits[0]) + 1.0)]
     top = max(logits)
     # exp(z - top) keeps the odds finite; the 1 in the denominator becomes exp(-top)
     odds = [math.exp(z - top) for z in logits]
