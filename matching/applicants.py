@@ -42,6 +42,7 @@ class Applicants:
     patents_of: dict[str, list[str]]  # applicant_id -> its multi-applicant patents
     addresses: dict[str, frozenset[str]]  # applicant_id -> its own addresses (geo.address_key form)
     raw_types: dict[str, str] = field(default_factory=dict)  # raw spelling -> its type (classify)
+    raw_parses: dict[str, ParsedName] = field(default_factory=dict)  # raw spelling -> its parse
 
     def co_applicants(self, applicant_id: str) -> set[str]:
         """The other applicants on this applicant's patents."""
@@ -205,7 +206,7 @@ def build_applicants(patents: pd.DataFrame, quarantine: Quarantine,
     dates = _sorted_dates(day_numbers[rows.patent], group, ids)
     members, patents_of = _memberships(numbers, aid)
     return Applicants(table, filings, dates, members, patents_of, _own_addresses(group, own_code, owns, ids),
-                      dict(zip(raw_list, kinds, strict=True)))
+                      dict(zip(raw_list, kinds, strict=True)), dict(zip(raw_list, parsed, strict=True)))
 
 
 def _attach_unlocated(key_code: np.ndarray, place: np.ndarray, located: np.ndarray) -> None:

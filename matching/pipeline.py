@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import compress
@@ -23,14 +23,7 @@ from matching.classify import classify_applicant
 from matching.decisions import load_reviews
 from matching.matcher import ForkedCall, Matcher
 from matching.normalize import parse_name
-from matching.register import (
-    FirmRegister,
-    KeptNames,
-    classify_with,
-    entry_names,
-    name_parses_table,
-    parse_with,
-)
+from matching.register import FirmRegister, entry_names, name_parses_of
 from matching.scoring import METHOD_VERSION
 
 STAGE = "matching"
@@ -90,17 +83,11 @@ def run_matching(workspace: Workspace, run_id: str, workers: int | None = None) 
 
 
 def _name_parses(apps: Applicants, register: FirmRegister) -> pa.Table:
-    """Every name parsed and every applicant spelling classified (both cached by now), kept for the refresh's
-    incremental match (matching/incremental.py)."""
+    """Every name's parse and every applicant spelling's type, kept for the refresh's incremental match
+    (matching/incremental.py): assembled from the parses the register and build_applicants made (with workers > 1
+    the register's were made in another process; some spellings were typed there too)."""
     spellings = pa.array([raw for raws in apps.table["raw_variants"].tolist() for raw in raws], pa.string())
-    entry_raws = pa.array([entry.raw for entry in register.entries], pa.string())
-    # the register's entries carry their parses: with workers > 1 they were parsed in another process, whose
-    # parse cache this one does not have
-    entry_parses = parse_with({entry.raw: entry.parsed for entry in register.entries})
-    # the spellings' types as build_applicants found them: some were typed in the register child, whose cache
-    # this process does not have
-    return name_parses_table(KeptNames({}, {}), pa.concat_arrays([entry_raws, spellings]), spellings, entry_parses,
-                             classify_with(apps.raw_types))
+    return name_parses_of(register.name_parse_rows(), spellings, apps.raw_parses, apps.raw_types)
 
 
 _EVIDENCE_CHUNK = 32_768  # rows per Arrow chunk of the evidence column
@@ -108,8 +95,9 @@ _EVIDENCE_CHUNK = 32_768  # rows per Arrow chunk of the evidence column
 
 def _evidence_array(documents: list[bytes]) -> pa.ChunkedArray:
     """The evidence documents (UTF-8 JSON) as an Arrow string column, built in chunks: one array of ~350 MB at 1M
-    patents took 0.7-1.8 s to build in six runs, chunks a steady ~0.65 s."""
-    return pa.chunked_array([pa.array(documents[i:i + _EVIDENCE_CHUNK], pa.string())
+    patents took 0.7-1.8 s to build in six runs, chunks a steady ~0.65 s. Built as binary and viewed as text: orjson
+    writes valid UTF-8 only, and building them as text checked it again (0.76 s against 0.12 s for 310 MB)."""
+    return pa.chunked_array([pa.array(documents[i:i + _EVIDENCE_CHUNK], pa.binary()).view(pa.string())
                              for i in range(0, len(documents), _EVIDENCE_CHUNK)], pa.string())
 
 
@@ -119,6 +107,27 @@ def _write_all(workspace: Workspace, tables: dict[str, pa.Table | pd.DataFrame],
     with ThreadPoolExecutor(len(tables)) as pool:
         for written in [pool.submit(workspace.write, name, table, run_id) for name, table in tables.items()]:
             written.result()
+
+
+def _received(job: ForkedCall) -> Future:
+    """The child's result, received by a thread from now on: a child that ends first waits with its answer in a
+    64 kB pipe until this process reads it, chunk by chunk, so reading it only when it is needed puts the transfer on
+    this process's path (at 1M patents the ~200 MB register and ~60 MB name_parses table)."""
+    answer: Future = Future()
+
+    def receive() -> None:
+        try:
+            answer.set_result(job.result())
+        except BaseException as error:  # noqa: BLE001 - raised by answer.result() in the caller
+            answer.set_exception(error)
+    threading.Thread(target=receive, name=f"matching: receiving the {job.what}", daemon=True).start()
+    return answer
+
+
+def _cancel(job: ForkedCall, answer: Future) -> None:
+    """Stop the child (this process failed) and wait for its receiving thread, which then ends on the closed pipe."""
+    job.cancel()
+    answer.exception()
 
 
 def _read_patents(workspace: Workspace) -> pd.DataFrame:
@@ -144,6 +153,7 @@ class _RegisterChild:
         parent_ends = (self._jobs, self._answers)
         self._job = ForkedCall(lambda: _register_with_side_work(firms, jobs_in, answers_out, parent_ends),
                                "firm register")
+        self._state = _received(self._job)
         jobs_in.close()  # the child's ends: closed here, so a dead child reads as end of file
         answers_out.close()
         self._sender: threading.Thread | None = None
@@ -169,18 +179,18 @@ class _RegisterChild:
         try:
             return self._answers.recv()
         except EOFError:  # the child failed or died before answering: its own result says how
-            self._job.result()
+            self._state.result()
             raise RuntimeError("matching worker (firm register) ended without answering") from None
         finally:
             self._answers.close()
             self._sender.join()
 
     def register(self) -> FirmRegister:
-        return FirmRegister.from_portable(self._job.result(), self.firms)
+        return FirmRegister.from_portable(self._state.result(), self.firms)
 
     def cancel(self) -> None:
         """Stop the child (this process failed); a send under way then fails and its thread ends."""
-        self._job.cancel()
+        _cancel(self._job, self._state)
         if self._sender is not None:
             self._sender.join()
         self._jobs.close()
@@ -238,11 +248,12 @@ def _run_matching(workspace: Workspace, run_id: str, workers: int | None) -> Mat
     # process matches, and hands it back (a child that waited to write it itself would keep every page shared
     # until then, and each page the matching touches would be copied: +3-8 CPU s in two runs at 300k patents)
     names_job = ForkedCall(lambda: _name_parses(apps, register), "name parses") if workers > 1 else None
+    names = _received(names_job) if names_job else None
     try:
         rows = Matcher(register, apps, reviews, evidence_as_bytes=True).run(workers)
     except BaseException:
         if names_job:
-            names_job.cancel()
+            _cancel(names_job, names)
         raise
     # an Arrow table from column lists, not a frame from records (4x faster), the evidence straight from its
     # UTF-8 bytes; the counts below read the plain lists
@@ -253,7 +264,7 @@ def _run_matching(workspace: Workspace, run_id: str, workers: int | None) -> Mat
     tables = {"applicants": apps.table,
               "filings": apps.filings[["publication_number", "position", "applicant_id", "raw_name", "address"]],
               "matches": matches,
-              "name_parses": names_job.result() if names_job else _name_parses(apps, register)}
+              "name_parses": names.result() if names else _name_parses(apps, register)}
     _write_all(workspace, tables, run_id)
     quarantine_file = quarantine.save(workspace, run_id)
 

@@ -353,3 +353,27 @@ def test_a_failed_register_child_or_applicant_build_replaces_no_table_and_leaves
         run_matching(workspace, "failed-parent", workers=2)
     assert multiprocessing.active_children() == []
     assert {name: workspace.run_id_of(name) for name in tables} == dict.fromkeys(tables, "good")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_kept_name_parses_are_what_parsing_and_typing_every_name_afresh_gives(tmp_path, workers):
+    """name_parses (read by the next refresh instead of parsing again) is assembled from the parses the register
+    and the applicants made, in two processes with workers=2: it holds every register name and applicant spelling
+    once, in order of first appearance, as parse_name gives it, and each spelling's classify_applicant type."""
+    import pyarrow as pa
+
+    from matching.classify import classify_applicant
+    from matching.normalize import parse_name
+    from matching.register import KeptNames, entry_names, name_parses_table
+
+    workspace = write_workspace(tmp_path / "ws")
+    run_matching(workspace, "run-1", workers=workers)
+    firms = workspace.read_df("firms")
+    entry_raws = [raw for row in zip(firms["name"], firms["former_names"], firms["english_name"], strict=True)
+                  for _, raw in entry_names(*row)]
+    spellings = [raw for raws in workspace.read_df("applicants")["raw_variants"] for raw in raws]
+    assert len(set(entry_raws)) < len(entry_raws) and set(spellings) - set(entry_raws)  # both sources, repeats
+    afresh = name_parses_table(KeptNames({}, {}), pa.array(entry_raws + spellings, pa.string()),
+                               pa.array(spellings, pa.string()), parse_name.__wrapped__, classify_applicant)
+    written = workspace.read("name_parses")
+    assert written.equals(afresh.cast(written.schema))  # the contract's schema: some columns are not null
