@@ -124,7 +124,7 @@ def rematch(workspace: Workspace, run_id: str, changed_patents: set[str], firms_
         report, register, spellings = _rematch(workspace, run_id, changed_patents, firms_before, firms, kept)
         # every register entry's name and applicant's spelling parsed and every spelling classified, as a full
         # match keeps them, for the next one
-        entry_raws = pa.array([entry.raw for entry in register.entries], pa.string())
+        entry_raws = pa.array(register.entry_raw, pa.string())
         write_names(workspace, run_id, kept, pa.concat_arrays([entry_raws, spellings]), spellings,
                     parse_with(kept.parses), classify_with(kept.types))
     report.seconds = round(time.perf_counter() - started, 3)

@@ -258,7 +258,7 @@ class Matcher:
         # were a fifth of the decisions' time)
         self.entry_firm_id = np.array(register.firm_ids, dtype=object)[register.entry_firm].tolist()
         self.entry_firm_name = np.array(register.names, dtype=object)[register.entry_firm].tolist()
-        self.entry_raw = [e.raw for e in register.entries]
+        self.entry_raw = register.entry_raw
         self.entry_kind_name = np.array(ENTRY_KINDS, dtype=object)[register.entry_kind].tolist()
 
     # --- entry point -------------------------------------------------------------------------
@@ -369,7 +369,7 @@ class Matcher:
             via_idx.append(np.full(len(app_idx[-1]), VIAS.index(via), dtype=np.int64))
         app_idx, entry_idx, via_idx = np.concatenate(app_idx), np.concatenate(entry_idx), np.concatenate(via_idx)
         # an entry found twice for one applicant keeps its first way (a key's, a core's entries are distinct)
-        _, first = np.unique(app_idx * len(self.reg.entries) + entry_idx, return_index=True)
+        _, first = np.unique(app_idx * len(self.reg.entry_firm) + entry_idx, return_index=True)
         first.sort()
         order = first[np.argsort(app_idx[first], kind="stable")]
         n = len(order)
@@ -456,23 +456,25 @@ class Matcher:
         if stop - start == 1 and not rejected and c.valid[start]:  # the usual case: one candidate, in its dates
             ranked = [start]
         else:
-            dropped: list[tuple[int, int | None]] = []  # (firm, pair; None: rejected by reviewer), the first few
+            # (firm, entry whose dates exclude it; None: rejected by reviewer), the first few, each once: an entry
+            # found by its exact name has no valid date, so the fuzzy search finds it again
+            dropped: list[tuple[int, int | None]] = []
             kept: dict[int, int] = {}  # firm -> its best pair
             for k in range(start, stop):
                 firm = firm_of[k]
                 if rejected and reg.firm_ids[firm] in rejected:
-                    if len(dropped) < _EXCLUDED_SHOWN:
-                        dropped.append((firm, None))
+                    why = None
+                elif not c.valid[k]:
+                    why = c.entry[k]
+                else:
+                    if firm not in kept or z[k] > z[kept[firm]]:
+                        kept[firm] = k
                     continue
-                if not c.valid[k]:
-                    if len(dropped) < _EXCLUDED_SHOWN:
-                        dropped.append((firm, k))
-                    continue
-                if firm not in kept or z[k] > z[kept[firm]]:
-                    kept[firm] = k
+                if len(dropped) < _EXCLUDED_SHOWN and (firm, why) not in dropped:
+                    dropped.append((firm, why))
             excluded = [{"firm_id": reg.firm_ids[firm],
-                         "reason": "rejected by reviewer" if k is None else self._date_reason(app, firm, c.entry[k])}
-                        for firm, k in dropped]
+                         "reason": "rejected by reviewer" if entry is None else self._date_reason(app, firm, entry)}
+                        for firm, entry in dropped]
             ranked = sorted(kept.values(), key=z.__getitem__, reverse=True)  # stable: ties keep pair order
         return ranked, excluded
 
@@ -521,15 +523,18 @@ class Matcher:
         self._subsidiaries(app, firm, score, decision)
 
     def _date_reason(self, app: Applicant, firm: int, entry_id: int) -> str:
-        entry = self.reg.entries[entry_id]
         est, end = self.established_iso[firm], self.deregistered_iso[firm]
         # an excluded pair always has filing dates
         if est is not None and app.last_day < self.established_day[firm]:
             return f"firm established on {est}, after every filing of this applicant"
         if end is not None and app.first_day > self.deregistered_day[firm]:
             return f"firm ended ({self.reg.status[firm]}) on {end}, before every filing of this applicant"
-        holder = self.reg.firm_ids[entry.taken_by] if entry.taken_by is not None else "another firm"
-        return (f"former name {entry.raw} is held by {holder} since {entry.given_up_by}, "
+        taken_by, given_up = self.reg.entry_taken_by[entry_id], self.reg.entry_given_up[entry_id]
+        if np.isnat(given_up):  # filings before the firm was set up and after it ended, none in between
+            return (f"firm existed from {est} to {end} ({self.reg.status[firm]}): no filing of this applicant "
+                    "falls in that time")
+        holder = self.reg.firm_ids[taken_by] if taken_by is not None else "another firm"
+        return (f"former name {self.entry_raw[entry_id]} is held by {holder} since {given_up}, "
                 "before every filing of this applicant")
 
     def _firm_facts(self, firm: int) -> dict:
@@ -613,7 +618,7 @@ class Matcher:
         link = "direct"
         if app.type == "individual":
             link = "legal_representative"
-        elif any(self.reg.entries[e].firm == firm and self.reg.entries[e].kind == "former"
+        elif any(self.reg.entry_firm[e] == firm and self.entry_kind_name[e] == "former"
                  for e in self.reg.by_key.get(app.parsed.key, ())):
             link = "former_name"
         self._link(app, firm, 1.0, "manual", link, {**facts, "firm": self._firm_facts(firm)})

@@ -16,7 +16,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -318,7 +318,7 @@ class FirmRegister:
         self.row_of = {fid: i for i, fid in enumerate(self.firm_ids)}
         parse = parse_with(parses)
         self._entry_raws_and_parses: tuple[list[str], list] | None = None  # set by from_portable
-        self.entries: list[Entry] = []
+        self.entries = []
         columns = (self.firms[c].tolist() for c in ("name", "former_names", "english_name"))
         for i, names in enumerate(zip(*columns, strict=True)):
             self.entries.extend(Entry(i, kind, raw, parse(raw)) for kind, raw in entry_names(*names))
@@ -340,46 +340,53 @@ class FirmRegister:
         self._build_gram_index()
         self._build_substitution_index()
 
+    @cached_property
+    def entries(self) -> list[Entry]:
+        """The name entries as objects, in entry order. A register from_portable made keeps their columns only (the
+        matcher reads those) and builds the objects on first use (0.3 s for 411k entries at 1M patents)."""
+        raw, parsed = self._entry_raws_and_parses
+        given_up_by: list[np.datetime64 | None] = [None] * len(raw)
+        for e in np.flatnonzero(~np.isnat(self.entry_given_up)).tolist():
+            given_up_by[e] = self.entry_given_up[e]
+        kinds = list(map(ENTRY_KINDS.__getitem__, self.entry_kind.tolist()))
+        # built by C-level calls (map, tuple.__new__): a comprehension calling the constructors took 0.6 s at 1M
+        parses = map(partial(tuple.__new__, ParsedName), zip(*parsed, strict=True))
+        return list(map(Entry, self.entry_firm.tolist(), kinds, raw, parses, given_up_by, self.entry_taken_by))
+
     # --- passing an index between processes --------------------------------------------------
     # left out of portable(): the receiver rebuilds them from what it gets faster than it would unpickle them
+    # (the entries only when asked for)
     _REBUILT = ("firms", "entries", "row_of", "address_number", "entry_core", "entry_city", "entry_province",
                 "entry_legal", "_entry_raws_and_parses")
     # texts that go _joined: distinct texts that no other attribute shares (the entries' keys and cores are the
     # lookups' keys too, so they go as lists and are unpickled once)
-    _JOINED = ("firm_ids", "names")
+    _JOINED = ("firm_ids", "names", "entry_raw")
     _BRAND = ParsedName._fields.index("brand")
 
     def portable(self) -> dict:
         """The index as pickle-friendly state for a process that holds the same `firms` table: the table itself
         is left out, and the entries go as columns (half a million small objects pickle 3x slower than the
-        same data as lists); their firms, kinds and given-up dates are in the entry arrays already, and
-        _REBUILT is rebuilt; texts no lookup shares go _joined. FirmRegister.from_portable(state, firms) rebuilds
-        the index."""
+        same data as lists); their names, firms, kinds, given-up dates and holders are in the entry columns
+        already, their parses go as one column per field, _REBUILT is rebuilt and texts no lookup shares go
+        _joined. FirmRegister.from_portable(state, firms) rebuilds the index."""
         state = {k: v for k, v in self.__dict__.items() if k not in self._REBUILT}
         state.update((name, _joined(state[name])) for name in self._JOINED)
         fields = self._entry_parse_columns()
         fields[self._BRAND] = _joined(fields[self._BRAND])
-        state["entry_columns"] = (_joined([e.raw for e in self.entries]), [e.taken_by for e in self.entries], *fields)
+        state["entry_parses"] = fields
         return state
 
     @classmethod
     def from_portable(cls, state: dict, firms: pd.DataFrame) -> FirmRegister:
         register = cls.__new__(cls)
-        raw, taken_by, *parsed = state.pop("entry_columns")
-        raw, parsed[cls._BRAND] = _split(raw), _split(parsed[cls._BRAND])
+        parsed = state.pop("entry_parses")
+        parsed[cls._BRAND] = _split(parsed[cls._BRAND])
         state.update((name, _split(state[name])) for name in cls._JOINED)
         register.__dict__.update(state)
         register.firms = firms.reset_index(drop=True)
-        given_up_by: list[np.datetime64 | None] = [None] * len(raw)
-        for e in np.flatnonzero(~np.isnat(register.entry_given_up)).tolist():
-            given_up_by[e] = register.entry_given_up[e]
-        kinds = list(map(ENTRY_KINDS.__getitem__, register.entry_kind.tolist()))
-        # built by C-level calls (map, tuple.__new__): a comprehension calling the constructors took 0.6 s at 1M
-        parses = map(partial(tuple.__new__, ParsedName), zip(*parsed, strict=True))
-        register.entries = list(map(Entry, register.entry_firm.tolist(), kinds, raw, parses, given_up_by, taken_by))
         register.row_of = dict(zip(register.firm_ids, range(len(register.firm_ids)), strict=True))
         register.address_number = dict(zip(register.by_address, range(len(register.by_address)), strict=True))
-        register._entry_raws_and_parses = (raw, parsed)  # for name_parse_rows, without going through the entries
+        register._entry_raws_and_parses = (register.entry_raw, parsed)  # for name_parse_rows and entries
         _, core, _, legal, province, city, _, _ = parsed
         register.entry_core = np.array(core, dtype=object)
         register.entry_city, register.entry_province, register.entry_legal = list(city), list(province), list(legal)
@@ -393,7 +400,7 @@ class FirmRegister:
 
     def name_parse_rows(self) -> pa.Table:
         """The register's part of `name_parses`: each distinct entry name once, in entry order, with its parse."""
-        raws, fields = self._entry_raws_and_parses or ([e.raw for e in self.entries], self._entry_parse_columns())
+        raws, fields = self._entry_raws_and_parses or (self.entry_raw, self._entry_parse_columns())
         return _parse_rows(pa.array(raws, pa.string()), fields)
 
     # --- firm attributes -------------------------------------------------------------------
@@ -460,6 +467,8 @@ class FirmRegister:
         n = len(entries)
         _, core, brand, legal, province, city, script, _ = zip(*(e.parsed for e in entries), strict=True) if n else ([],) * 8
         kinds = {kind: number for number, kind in enumerate(ENTRY_KINDS)}
+        self.entry_raw = [e.raw for e in entries]
+        self.entry_taken_by = [e.taken_by for e in entries]  # the firm holding a former name today, else None
         self.entry_firm = np.fromiter((e.firm for e in entries), dtype=np.int64, count=n)
         self.entry_kind = np.fromiter((kinds[e.kind] for e in entries), dtype=np.int64, count=n)
         self.entry_given_up = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 
-METHOD_VERSION = "match-1.2"  # 1.2: English connectives/abbreviations, former-name holders by key and place
+METHOD_VERSION = "match-1.3"  # 1.2: English connectives/abbreviations, former-name holders by key and place;
+# 1.3: an excluded firm is listed once per entry, with a reason also when filings straddle its life
 
 AUTO_THRESHOLD = 0.90  # score >= this: decision auto (link used downstream)
 REVIEW_THRESHOLD = 0.50  # score in [review, auto): decision review; below: no link (rejected)

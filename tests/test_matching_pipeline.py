@@ -184,6 +184,19 @@ def test_decisions_apply_before_matching_and_survive_a_rerun(matched):
         assert json.loads(chosen["evidence"].iloc[0])["review"]["reviewer"] == "wang"
 
 
+def test_a_reviewer_choosing_the_firm_that_used_to_bear_the_name_gives_a_former_name_link(tmp_path):
+    # 恒泰药业有限公司 is HENGTAI_RENAMED's former name and HENGTAI_NEW's current one (two processes: the register
+    # comes back from its child)
+    workspace = write_workspace(tmp_path / "ws")
+    run_matching(workspace, "run-1", workers=2)
+    applicant = _rows_for(workspace, "恒泰药业有限公司")["applicant_id"].iloc[0]
+    for firm, link in ((HENGTAI_RENAMED, "former_name"), (HENGTAI_NEW, "direct")):
+        record_decision(workspace, applicant, "choose", firm, reviewer="wang")
+        run_matching(workspace, f"chose-{firm}", workers=2)
+        rows = _rows_for(workspace, "恒泰药业有限公司")
+        assert rows[["firm_id", "link_type", "decision"]].values.tolist() == [[firm, link, "manual"]]
+
+
 def test_bad_decision_rows_are_quarantined_and_the_rest_apply(matched):
     workspace, _ = matched
     clarion = _rows_for(workspace, "Clarion Co.，Ltd.")["applicant_id"].iloc[0]
@@ -276,6 +289,22 @@ def test_former_name_is_not_held_by_a_namesake_registered_in_another_city(tmp_pa
     rows = _rows_for(workspace, "准科生物技术（无锡）有限公司")
     assert rows[["firm_id", "link_type", "decision"]].values.tolist() == [[renamed, "former_name", "auto"]]
     assert json.loads(rows["evidence"].iloc[0])["excluded"] == []
+
+
+def test_filings_on_both_sides_of_a_firms_life_exclude_it_and_say_so(tmp_path):
+    # 澜图光电 existed 2010-2012; its name appears on patents of 2008 and 2015, none while it existed (listed once,
+    # though its name is found twice: exactly, then by the fuzzy search that runs when no exact candidate is valid)
+    ended = "91440300ZK0000005E"
+    workspace = _workspace_with(tmp_path, [
+        f"{ended},深圳澜图光电有限公司,,,deregistered,2010-01-01,2012-06-30,广东省,深圳市,广东省深圳市南山区科技园1号,"
+        "李强,,",
+    ], ["CN110000903A,2008-03-03,深圳澜图光电有限公司,广东省深圳市南山区科技园1号",
+        "CN110000904A,2015-09-09,深圳澜图光电有限公司,广东省深圳市南山区科技园1号"])
+    row = _rows_for(workspace, "深圳澜图光电有限公司").iloc[0]
+    assert row["decision"] == "rejected" and row["firm_id"] != ended
+    assert json.loads(row["evidence"])["excluded"] == [{
+        "firm_id": ended, "reason": "firm existed from 2010-01-01 to 2012-06-30 (deregistered): no filing of this "
+                                    "applicant falls in that time"}]
 
 
 def test_namesake_in_another_city_does_not_stop_the_search_for_a_near_name_at_the_applicants_address(tmp_path):
