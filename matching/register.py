@@ -317,7 +317,6 @@ class FirmRegister:
         self.firm_ids = self.firms["firm_id"].tolist()  # a required text column
         self.row_of = {fid: i for i, fid in enumerate(self.firm_ids)}
         parse = parse_with(parses)
-        self._entry_raws_and_parses: tuple[list[str], list] | None = None  # set by from_portable
         self.entries = []
         columns = (self.firms[c].tolist() for c in ("name", "former_names", "english_name"))
         for i, names in enumerate(zip(*columns, strict=True)):
@@ -344,20 +343,19 @@ class FirmRegister:
     def entries(self) -> list[Entry]:
         """The name entries as objects, in entry order. A register from_portable made keeps their columns only (the
         matcher reads those) and builds the objects on first use (0.3 s for 411k entries at 1M patents)."""
-        raw, parsed = self._entry_raws_and_parses
-        given_up_by: list[np.datetime64 | None] = [None] * len(raw)
+        given_up_by: list[np.datetime64 | None] = [None] * len(self.entry_raw)
         for e in np.flatnonzero(~np.isnat(self.entry_given_up)).tolist():
             given_up_by[e] = self.entry_given_up[e]
         kinds = list(map(ENTRY_KINDS.__getitem__, self.entry_kind.tolist()))
         # built by C-level calls (map, tuple.__new__): a comprehension calling the constructors took 0.6 s at 1M
-        parses = map(partial(tuple.__new__, ParsedName), zip(*parsed, strict=True))
-        return list(map(Entry, self.entry_firm.tolist(), kinds, raw, parses, given_up_by, self.entry_taken_by))
+        parses = map(partial(tuple.__new__, ParsedName), zip(*self._entry_parses, strict=True))
+        return list(map(Entry, self.entry_firm.tolist(), kinds, self.entry_raw, parses, given_up_by, self.entry_taken_by))
 
     # --- passing an index between processes --------------------------------------------------
     # left out of portable(): the receiver rebuilds them from what it gets faster than it would unpickle them
     # (the entries only when asked for)
     _REBUILT = ("firms", "entries", "row_of", "address_number", "entry_core", "entry_city", "entry_province",
-                "entry_legal", "_entry_raws_and_parses")
+                "entry_legal", "_entry_parses")
     # texts that go _joined: distinct texts that no other attribute shares (the entries' keys and cores are the
     # lookups' keys too, so they go as lists and are unpickled once)
     _JOINED = ("firm_ids", "names", "entry_raw")
@@ -371,7 +369,7 @@ class FirmRegister:
         _joined. FirmRegister.from_portable(state, firms) rebuilds the index."""
         state = {k: v for k, v in self.__dict__.items() if k not in self._REBUILT}
         state.update((name, _joined(state[name])) for name in self._JOINED)
-        fields = self._entry_parse_columns()
+        fields = list(self._entry_parses)
         fields[self._BRAND] = _joined(fields[self._BRAND])
         state["entry_parses"] = fields
         return state
@@ -386,22 +384,15 @@ class FirmRegister:
         register.firms = firms.reset_index(drop=True)
         register.row_of = dict(zip(register.firm_ids, range(len(register.firm_ids)), strict=True))
         register.address_number = dict(zip(register.by_address, range(len(register.by_address)), strict=True))
-        register._entry_raws_and_parses = (register.entry_raw, parsed)  # for name_parse_rows and entries
+        register._entry_parses = parsed
         _, core, _, legal, province, city, _, _ = parsed
         register.entry_core = np.array(core, dtype=object)
         register.entry_city, register.entry_province, register.entry_legal = list(city), list(province), list(legal)
         return register
 
-    def _entry_parse_columns(self) -> list:
-        """The entries' parses as one column per ParsedName field."""
-        if not self.entries:
-            return [[] for _ in ParsedName._fields]
-        return list(zip(*(e.parsed for e in self.entries), strict=True))
-
     def name_parse_rows(self) -> pa.Table:
         """The register's part of `name_parses`: each distinct entry name once, in entry order, with its parse."""
-        raws, fields = self._entry_raws_and_parses or (self.entry_raw, self._entry_parse_columns())
-        return _parse_rows(pa.array(raws, pa.string()), fields)
+        return _parse_rows(pa.array(self.entry_raw, pa.string()), self._entry_parses)
 
     # --- firm attributes -------------------------------------------------------------------
     def _locate(self) -> None:
@@ -465,7 +456,9 @@ class FirmRegister:
         """Per-entry facts as arrays, for scoring candidate pairs in bulk (matching.pairs)."""
         entries = self.entries
         n = len(entries)
-        _, core, brand, legal, province, city, script, _ = zip(*(e.parsed for e in entries), strict=True) if n else ([],) * 8
+        # the entries' parses, one column per ParsedName field (sent as such by portable())
+        self._entry_parses = list(zip(*(e.parsed for e in entries), strict=True)) if n else [[] for _ in ParsedName._fields]
+        _, core, brand, legal, province, city, script, _ = self._entry_parses
         kinds = {kind: number for number, kind in enumerate(ENTRY_KINDS)}
         self.entry_raw = [e.raw for e in entries]
         self.entry_taken_by = [e.taken_by for e in entries]  # the firm holding a former name today, else None
