@@ -63,7 +63,6 @@ from matching.scoring import METHOD_VERSION
 STAGE = "matching"
 _PATENT_COLUMNS = ["publication_number", "applicants", "applicant_addresses", "application_date", "source_file",
                    "source_position"]
-_MATCH_COLUMNS = ["applicant_id", "firm_id", "score", "decision", "link_type", "evidence", "method_version"]
 _BLOCK_MIN_COSINE = 0.35  # FirmRegister.block's default, as the matcher calls it
 _COSINE_MARGIN = 1e-6
 
@@ -186,7 +185,7 @@ def _rematch(workspace: Workspace, run_id: str, changed_patents: set[str], firms
         register.row_of)]
     matcher.resolved.update({a: register.row_of[f] for a, f in zip(resolving["applicant_id"], resolving["firm_id"],
                                                                    strict=True)})
-    fresh = _conformed(MATCHES, pd.DataFrame(matcher.run(worker_count()), columns=_MATCH_COLUMNS))
+    fresh = conform(MATCHES, matcher.run(worker_count()))
 
     # the stored rows of everything not rebuilt, then the rebuilt ones, put in a full run's order
     old = tables["applicants"]

@@ -11,6 +11,7 @@ from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import compress
 
 import pandas as pd
@@ -27,7 +28,6 @@ from matching.register import FirmRegister, entry_names, name_parses_of
 from matching.scoring import METHOD_VERSION
 
 STAGE = "matching"
-_MATCH_COLUMNS = ["applicant_id", "firm_id", "score", "decision", "link_type", "evidence", "method_version"]
 WORKERS_ENV = "PATENTGRAPH_WORKERS"
 
 
@@ -88,25 +88,6 @@ def _name_parses(apps: Applicants, register: FirmRegister) -> pa.Table:
     the register's were made in another process; some spellings were typed there too)."""
     spellings = pa.array([raw for raws in apps.table["raw_variants"].tolist() for raw in raws], pa.string())
     return name_parses_of(register.name_parse_rows(), spellings, apps.raw_parses, apps.raw_types)
-
-
-_EVIDENCE_CHUNK = 32_768  # rows per Arrow chunk of the evidence column
-
-
-def _evidence_array(documents: list[bytes]) -> pa.ChunkedArray:
-    """The evidence documents (UTF-8 JSON) as an Arrow string column, built in chunks: one array of ~350 MB at 1M
-    patents took 0.7-1.8 s to build in six runs, chunks a steady ~0.65 s. Built as binary and viewed as text: orjson
-    writes valid UTF-8 only, and building them as text checked it again (0.76 s against 0.12 s for 310 MB)."""
-    return pa.chunked_array([pa.array(documents[i:i + _EVIDENCE_CHUNK], pa.binary()).view(pa.string())
-                             for i in range(0, len(documents), _EVIDENCE_CHUNK)], pa.string())
-
-
-def _write_all(workspace: Workspace, tables: dict[str, pa.Table | pd.DataFrame], run_id: str) -> None:
-    """The tables written side by side: pyarrow encodes, compresses and writes without holding the GIL, so the
-    writes overlap (at 1M patents the four took ~2 s one after another)."""
-    with ThreadPoolExecutor(len(tables)) as pool:
-        for written in [pool.submit(workspace.write, name, table, run_id) for name, table in tables.items()]:
-            written.result()
 
 
 def _received(job: ForkedCall) -> Future:
@@ -225,6 +206,7 @@ def _run_matching(workspace: Workspace, run_id: str, workers: int | None) -> Mat
     firms_table = workspace.read("firms")
     firms = firms_table.to_pandas()
     quarantine = Quarantine(STAGE)
+    register_child = None
     if workers > 1:
         # the register is indexed in a child, started before the patents are read, while this process builds the
         # applicants (independent inputs); the applicants stay here because the matcher reuses the parse cache
@@ -247,41 +229,48 @@ def _run_matching(workspace: Workspace, run_id: str, workers: int | None) -> Mat
     # name_parses depends on the applicants and the register only: with workers > 1 a child builds it while this
     # process matches, and hands it back (a child that waited to write it itself would keep every page shared
     # until then, and each page the matching touches would be copied: +3-8 CPU s in two runs at 300k patents)
-    names_job = ForkedCall(lambda: _name_parses(apps, register), "name parses") if workers > 1 else None
+    names_job = ForkedCall(partial(_name_parses, apps, register), "name parses") if workers > 1 else None
     names = _received(names_job) if names_job else None
     try:
-        rows = Matcher(register, apps, reviews, evidence_as_bytes=True).run(workers)
+        matches = Matcher(register, apps, reviews).run(workers)
     except BaseException:
         if names_job:
             _cancel(names_job, names)
         raise
-    # an Arrow table from column lists, not a frame from records (4x faster), the evidence straight from its
-    # UTF-8 bytes; the counts below read the plain lists
-    columns = {c: [row[c] for row in rows] for c in _MATCH_COLUMNS}
-    del rows
-    matches = pa.table({c: _evidence_array(columns[c]) if c == "evidence" else columns[c] for c in _MATCH_COLUMNS})
     # every table is ready before any is written: a failure up to here replaces none of them
     tables = {"applicants": apps.table,
               "filings": apps.filings[["publication_number", "position", "applicant_id", "raw_name", "address"]],
               "matches": matches,
               "name_parses": names.result() if names else _name_parses(apps, register)}
-    _write_all(workspace, tables, run_id)
+    # the tables written side by side: pyarrow encodes, compresses and writes without holding the GIL, so the writes
+    # overlap (at 1M patents the four took ~2 s one after another), and so does what this process does meanwhile:
+    # the report's counts, and letting go of the run's inputs (freeing their millions of objects took ~1 s at 1M
+    # patents once the writes were done)
+    with ThreadPoolExecutor(len(tables)) as pool:
+        written = [pool.submit(workspace.write, name, table, run_id) for name, table in tables.items()]
+        applicant_types = dict(Counter(apps.table["applicant_type"].tolist()))
+        n_patents, n_filings, n_applicants = len(patents), len(apps.filings), len(apps.table)
+        linking = pc.is_valid(matches["firm_id"])
+        decisions = dict(Counter(matches["decision"].to_pylist()))
+        link_types = dict(Counter(matches["link_type"].filter(linking).to_pylist()))
+        linked = pc.count_distinct(matches["applicant_id"].filter(
+            pc.and_(linking, pc.is_in(matches["decision"], pa.array(["auto", "manual"]))))).as_py()
+        del patents, apps, register, reviews, register_child, names_job, names
+        for write in written:
+            write.result()
     quarantine_file = quarantine.save(workspace, run_id)
 
-    firm_ids, decisions, link_types = columns["firm_id"], columns["decision"], columns["link_type"]
-    linked = {a for a, f, d in zip(columns["applicant_id"], firm_ids, decisions, strict=True)
-              if f is not None and d in ("auto", "manual")}
     report = MatchReport(
         run_id=run_id,
         method_version=METHOD_VERSION,
-        patents_read=len(patents),
+        patents_read=n_patents,
         patents_quarantined=patents_quarantined,
-        filings=len(apps.filings),
-        applicants=len(apps.table),
-        applicant_types=dict(Counter(apps.table["applicant_type"].tolist())),
-        decisions=dict(Counter(decisions)),
-        link_types=dict(Counter(t for f, t in zip(firm_ids, link_types, strict=True) if f is not None)),
-        linked_applicants=len(linked),
+        filings=n_filings,
+        applicants=n_applicants,
+        applicant_types=applicant_types,
+        decisions=decisions,
+        link_types=link_types,
+        linked_applicants=linked,
         review_rows_read=reviews_read,
         review_rows_quarantined=len(quarantine) - patents_quarantined,
         seconds=round(time.perf_counter() - started, 3),

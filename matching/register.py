@@ -13,7 +13,6 @@ a refresh parses and classifies only the names it has not seen before.
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property, partial
@@ -131,6 +130,59 @@ def _joined(texts: list[str]) -> str | list[str]:
 
 def _split(packed: str | list[str]) -> list[str]:
     return packed.split(_SEPARATOR) if isinstance(packed, str) else packed
+
+
+class Postings:
+    """key -> ids, fixed once built, held as arrays: the distinct keys in order of first appearance, and each key's
+    ids (in the order given) at ids[starts[k]:starts[k + 1]]. It pickles as one joined text and two integer arrays
+    and rebuilds only its key -> number dict on arrival: the register's lookups as dicts of lists (400k keys at 1M
+    patents) were most of the register's ~2 s trip from the process that builds it to the one that matches."""
+
+    __slots__ = ("keys", "number", "starts", "ids")
+
+    def __init__(self, keys: list, ids: np.ndarray):
+        """keys[i] is the key of ids[i]."""
+        codes, distinct = pd.factorize(np.array(keys, dtype=object)) if len(keys) else (np.zeros(0, np.int64), [])
+        order = np.argsort(codes, kind="stable")
+        self._set(list(distinct), np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(distinct)))]),
+                  np.asarray(ids, dtype=np.int64)[order])
+
+    def _set(self, keys: list, starts: np.ndarray, ids: np.ndarray) -> None:
+        self.keys, self.starts, self.ids = keys, starts.astype(np.int64), ids
+        self.number = dict(zip(keys, range(len(keys)), strict=True))  # key -> its position in `keys`
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __contains__(self, key) -> bool:
+        return key in self.number
+
+    def __getitem__(self, key) -> list[int]:
+        k = self.number[key]
+        return self.ids[self.starts[k]:self.starts[k + 1]].tolist()
+
+    def get(self, key, default=()) -> list[int]:
+        k = self.number.get(key)
+        return default if k is None else self.ids[self.starts[k]:self.starts[k + 1]].tolist()
+
+    def gather(self, keys: list) -> tuple[np.ndarray, np.ndarray]:
+        """For each of `keys`, how many ids it has (0 when absent), and all their ids, key after key."""
+        number = self.number.get
+        at = np.fromiter((number(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+        known = at >= 0
+        first = np.where(known, self.starts[np.maximum(at, 0)], 0)
+        counts = np.where(known, self.starts[at + 1] - first, 0)
+        total = int(counts.sum())
+        # position of each gathered id: its key's first position plus its rank within the key
+        flat = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(total, dtype=np.int64)
+        return counts, self.ids[flat]
+
+    def __getstate__(self) -> tuple:
+        return _joined(self.keys) if all(isinstance(k, str) for k in self.keys) else self.keys, self.starts, self.ids
+
+    def __setstate__(self, state: tuple) -> None:
+        keys, starts, ids = state
+        self._set(_split(keys) if isinstance(keys, str) else keys, starts, ids)
 
 
 def _short_place(value: object) -> str | None:
@@ -321,16 +373,11 @@ class FirmRegister:
         columns = (self.firms[c].tolist() for c in ("name", "former_names", "english_name"))
         for i, names in enumerate(zip(*columns, strict=True)):
             self.entries.extend(Entry(i, kind, raw, parse(raw)) for kind, raw in entry_names(*names))
-        self.entries_of: dict[int, list[int]] = defaultdict(list)
-        for e, entry in enumerate(self.entries):
-            if entry.kind != "english":
-                self.entries_of[entry.firm].append(e)
-        self.by_key: dict[str, list[int]] = defaultdict(list)
-        self.by_core: dict[str, list[int]] = defaultdict(list)
-        for e, entry in enumerate(self.entries):
-            if entry.parsed.key:
-                self.by_key[entry.parsed.key].append(e)
-                self.by_core[entry.parsed.core].append(e)
+        named = [e for e, entry in enumerate(self.entries) if entry.kind != "english"]
+        self.entries_of = Postings([self.entries[e].firm for e in named], named)  # firm -> its Chinese names
+        keyed = [e for e, entry in enumerate(self.entries) if entry.parsed.key]
+        self.by_key = Postings([self.entries[e].parsed.key for e in keyed], keyed)
+        self.by_core = Postings([self.entries[e].parsed.core for e in keyed], keyed)
         self._locate()
         self._dates()
         self._former_name_limits()
@@ -355,11 +402,10 @@ class FirmRegister:
     # left out of portable(): the receiver rebuilds them from what it gets faster than it would unpickle them
     # (the entries only when asked for)
     _REBUILT = ("firms", "entries", "row_of", "address_number", "entry_core", "entry_city", "entry_province",
-                "entry_legal", "_entry_parses")
-    # texts that go _joined: distinct texts that no other attribute shares (the entries' keys and cores are the
-    # lookups' keys too, so they go as lists and are unpickled once)
-    _JOINED = ("firm_ids", "names", "entry_raw")
-    _BRAND = ParsedName._fields.index("brand")
+                "entry_legal", "_entry_parses", "status", "names", "legal_reps", "successors")
+    # texts that go _joined: mostly distinct texts (repeated ones, such as places, pickle as references to one copy)
+    _JOINED = ("firm_ids", "entry_raw")
+    _JOINED_FIELDS = tuple(ParsedName._fields.index(f) for f in ("key", "core", "brand"))
 
     def portable(self) -> dict:
         """The index as pickle-friendly state for a process that holds the same `firms` table: the table itself
@@ -370,7 +416,8 @@ class FirmRegister:
         state = {k: v for k, v in self.__dict__.items() if k not in self._REBUILT}
         state.update((name, _joined(state[name])) for name in self._JOINED)
         fields = list(self._entry_parses)
-        fields[self._BRAND] = _joined(fields[self._BRAND])
+        for field in self._JOINED_FIELDS:
+            fields[field] = _joined(fields[field])
         state["entry_parses"] = fields
         return state
 
@@ -378,12 +425,14 @@ class FirmRegister:
     def from_portable(cls, state: dict, firms: pd.DataFrame) -> FirmRegister:
         register = cls.__new__(cls)
         parsed = state.pop("entry_parses")
-        parsed[cls._BRAND] = _split(parsed[cls._BRAND])
+        for field in cls._JOINED_FIELDS:
+            parsed[field] = _split(parsed[field])
         state.update((name, _split(state[name])) for name in cls._JOINED)
         register.__dict__.update(state)
         register.firms = firms.reset_index(drop=True)
+        register._firm_texts()
         register.row_of = dict(zip(register.firm_ids, range(len(register.firm_ids)), strict=True))
-        register.address_number = dict(zip(register.by_address, range(len(register.by_address)), strict=True))
+        register.address_number = register.by_address.number
         register._entry_parses = parsed
         _, core, _, legal, province, city, _, _ = parsed
         register.entry_core = np.array(core, dtype=object)
@@ -417,21 +466,23 @@ class FirmRegister:
             cities.append(city)
         self.province = provinces
         self.city = cities
-        self.address_key = [geo.address_key(a) for a in self.firms["address"].tolist()]
-        self.by_address: dict[str, list[int]] = defaultdict(list)
-        for i, key in enumerate(self.address_key):
-            if key:
-                self.by_address[key].append(i)
+        address_key = [geo.address_key(a) for a in self.firms["address"].tolist()]
+        addressed = [i for i, key in enumerate(address_key) if key]
+        self.by_address = Postings([address_key[i] for i in addressed], addressed)
         # each registered address as a number (its position in by_address), -1 when the firm has none
-        self.address_number = {key: n for n, key in enumerate(self.by_address)}
-        self.firm_address_number = np.array([self.address_number.get(key, -1) if key else -1
-                                             for key in self.address_key], dtype=np.int64)
+        self.address_number = self.by_address.number
+        self.firm_address_number = np.full(len(address_key), -1, dtype=np.int64)
+        self.firm_address_number[addressed] = [self.address_number[address_key[i]] for i in addressed]
 
     def _dates(self) -> None:
         est = pd.to_datetime(self.firms["established_date"], errors="coerce")
         dereg = pd.to_datetime(self.firms["deregistered_date"], errors="coerce")
         self.established = est.to_numpy(dtype="datetime64[D]")
         self.deregistered = dereg.to_numpy(dtype="datetime64[D]")
+        self._firm_texts()
+
+    def _firm_texts(self) -> None:
+        """The firm columns the evidence quotes, as lists (read from `firms` in a tenth of their pickling time)."""
         self.status = self.firms["status"].tolist()  # a required text column
         self.names = self.firms["name"].tolist()
         self.legal_reps = self.firms["legal_representative"].tolist()
@@ -477,14 +528,12 @@ class FirmRegister:
         self.entry_legal = list(legal)
 
     def _people_and_groups(self) -> None:
-        self.by_legal_rep: dict[str, list[int]] = defaultdict(list)
-        for i, rep in enumerate(self.firms["legal_representative"].tolist()):
-            if isinstance(rep, str) and rep.strip():
-                self.by_legal_rep[normalize_name(rep)].append(i)
-        self.children: dict[int, list[int]] = defaultdict(list)
-        for i, parent in enumerate(self.firms["parent_firm_id"].tolist()):
-            if isinstance(parent, str) and parent in self.row_of:
-                self.children[self.row_of[parent]].append(i)
+        reps = self.firms["legal_representative"].tolist()
+        represented = [i for i, rep in enumerate(reps) if isinstance(rep, str) and rep.strip()]
+        self.by_legal_rep = Postings([normalize_name(reps[i]) for i in represented], represented)
+        parents = self.firms["parent_firm_id"].tolist()
+        owned = [i for i, parent in enumerate(parents) if isinstance(parent, str) and parent in self.row_of]
+        self.children = Postings([self.row_of[parents[i]] for i in owned], owned)
 
     # --- fuzzy blocking ----------------------------------------------------------------------
     def _build_gram_index(self) -> None:

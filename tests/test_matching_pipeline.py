@@ -354,6 +354,37 @@ def test_register_finds_names_one_character_apart_and_only_those():
     assert 0 in firms(found[3]) and found[3] == register.one_substitution(core)  # batch = one by one
 
 
+def test_register_lookups_answer_as_dicts_of_lists_and_survive_the_trip_between_processes():
+    import pickle
+    from collections import defaultdict
+
+    from matching.register import FirmRegister, Postings
+
+    keys = ["华兴", "b", "华兴", "", "c", "b", "华兴"]
+    postings = Postings(keys, [10, 11, 12, 13, 14, 15, 16])
+    expected = defaultdict(list)
+    for key, value in zip(keys, [10, 11, 12, 13, 14, 15, 16], strict=True):
+        expected[key].append(value)
+    for copy in (postings, pickle.loads(pickle.dumps(postings))):
+        assert {key: copy[key] for key in copy.keys} == expected
+        assert copy.keys == list(expected)  # numbered in order of first appearance
+        assert copy.get("absent") == () and "absent" not in copy
+        asked = ["b", "absent", "华兴", None, "", "b"]
+        counts, ids = copy.gather(asked)
+        assert counts.tolist() == [len(copy.get(k)) for k in asked]
+        assert ids.tolist() == [i for k in asked for i in copy.get(k)]
+    assert Postings([], []).gather(["a"])[0].tolist() == [0]
+
+    register = FirmRegister(firms_frame())
+    arrived = FirmRegister.from_portable(pickle.loads(pickle.dumps(register.portable())), register.firms)
+    for lookup in ("by_key", "by_core", "by_address", "entries_of", "by_legal_rep", "children"):
+        built, sent = getattr(register, lookup), getattr(arrived, lookup)
+        assert len(built) > 0, lookup
+        assert {k: built[k] for k in built.keys} == {k: sent[k] for k in sent.keys}, lookup
+    assert arrived.address_number == register.address_number
+    assert [vars(e) for e in arrived.entries] == [vars(e) for e in register.entries]
+
+
 def test_a_failed_register_child_or_applicant_build_replaces_no_table_and_leaves_no_child(tmp_path, monkeypatch):
     """With two processes the register child also types the applicant names that are register names: its failure
     there is an error naming it, and a failure in this process stops it."""
