@@ -91,9 +91,9 @@ def _name_parses(apps: Applicants, register: FirmRegister) -> pa.Table:
 
 
 def _received(job: ForkedCall) -> Future:
-    """The child's result, received by a thread from now on: a child that ends first waits with its answer in a
-    64 kB pipe until this process reads it, chunk by chunk, so reading it only when it is needed puts the transfer on
-    this process's path (at 1M patents the ~200 MB register and ~60 MB name_parses table)."""
+    """The child's result, received by a thread from now on: read and unpickled as soon as the child has sent it (at
+    1M patents the ~200 MB register and ~60 MB name_parses table come through a file, see ForkedCall), not when this
+    process asks for it, so only what is left of that work is on this process's path."""
     answer: Future = Future()
 
     def receive() -> None:
