@@ -54,6 +54,14 @@ def test_tables_follow_the_contracts_and_every_applicant_has_a_row(matched):
     assert set(matches["applicant_id"]) == set(applicants["applicant_id"])
     assert matches["method_version"].eq(METHOD_VERSION).all() and report.method_version == METHOD_VERSION
     assert set(matches["decision"]) <= set(MATCHES.enums["decision"])
+    # the report's counts are those of the tables it wrote
+    assert report.applicants == len(applicants)
+    assert report.applicant_types == applicants["applicant_type"].value_counts().to_dict()
+    assert report.decisions == matches["decision"].value_counts().to_dict()
+    linked = matches[matches["firm_id"].notna()]
+    assert report.link_types == linked["link_type"].value_counts().to_dict() and len(report.link_types) > 1
+    firm_links = linked[linked["decision"].isin(["auto", "manual"])]
+    assert report.linked_applicants == firm_links["applicant_id"].nunique() > 0
 
 
 def test_spelling_variants_resolve_to_one_firm(matched):
