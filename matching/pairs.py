@@ -120,8 +120,8 @@ class RegisterCodes:
         self.company = self.forms(["company"])[0]
         self.entry_legal = self.forms(reg.entry_legal)
         # the register's address numbers are fixed: each applicant's known ones are found once per side
-        self.address_number = reg.address_number
-        self.address_width = max(len(reg.address_number), 1)
+        self.address_number = reg.by_address.number
+        self.address_width = max(len(reg.by_address), 1)
 
 
 class _ApplicantColumns:

@@ -142,14 +142,12 @@ class Postings:
 
     def __init__(self, keys: list, ids: np.ndarray):
         """keys[i] is the key of ids[i]."""
-        codes, distinct = pd.factorize(np.array(keys, dtype=object)) if len(keys) else (np.zeros(0, np.int64), [])
-        order = np.argsort(codes, kind="stable")
-        self._set(list(distinct), np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(distinct)))]),
-                  np.asarray(ids, dtype=np.int64)[order])
-
-    def _set(self, keys: list, starts: np.ndarray, ids: np.ndarray) -> None:
-        self.keys, self.starts, self.ids = keys, starts.astype(np.int64), ids
-        self.number = dict(zip(keys, range(len(keys)), strict=True))  # key -> its position in `keys`
+        self.number: dict = {}  # key -> its position in `keys`, numbered as first met
+        codes = np.fromiter((self.number.setdefault(k, len(self.number)) for k in keys), dtype=np.int64,
+                            count=len(keys))
+        self.keys = list(self.number)
+        self.starts = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(self.keys)))]).astype(np.int64)
+        self.ids = np.asarray(ids, dtype=np.int64)[np.argsort(codes, kind="stable")]
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -181,8 +179,9 @@ class Postings:
         return _joined(self.keys) if all(isinstance(k, str) for k in self.keys) else self.keys, self.starts, self.ids
 
     def __setstate__(self, state: tuple) -> None:
-        keys, starts, ids = state
-        self._set(_split(keys) if isinstance(keys, str) else keys, starts, ids)
+        keys, self.starts, self.ids = state
+        self.keys = _split(keys) if isinstance(keys, str) else keys
+        self.number = dict(zip(self.keys, range(len(self.keys)), strict=True))
 
 
 def _short_place(value: object) -> str | None:
@@ -380,6 +379,7 @@ class FirmRegister:
         self.by_core = Postings([self.entries[e].parsed.core for e in keyed], keyed)
         self._locate()
         self._dates()
+        self._firm_texts()
         self._former_name_limits()
         self._entry_arrays()
         self._people_and_groups()
@@ -401,7 +401,7 @@ class FirmRegister:
     # --- passing an index between processes --------------------------------------------------
     # left out of portable(): the receiver rebuilds them from what it gets faster than it would unpickle them
     # (the entries only when asked for)
-    _REBUILT = ("firms", "entries", "row_of", "address_number", "entry_core", "entry_city", "entry_province",
+    _REBUILT = ("firms", "entries", "row_of", "entry_core", "entry_city", "entry_province",
                 "entry_legal", "_entry_parses", "status", "names", "legal_reps", "successors")
     # texts that go _joined: mostly distinct texts (repeated ones, such as places, pickle as references to one copy)
     _JOINED = ("firm_ids", "entry_raw")
@@ -432,7 +432,6 @@ class FirmRegister:
         register.firms = firms.reset_index(drop=True)
         register._firm_texts()
         register.row_of = dict(zip(register.firm_ids, range(len(register.firm_ids)), strict=True))
-        register.address_number = register.by_address.number
         register._entry_parses = parsed
         _, core, _, legal, province, city, _, _ = parsed
         register.entry_core = np.array(core, dtype=object)
@@ -469,17 +468,15 @@ class FirmRegister:
         address_key = [geo.address_key(a) for a in self.firms["address"].tolist()]
         addressed = [i for i, key in enumerate(address_key) if key]
         self.by_address = Postings([address_key[i] for i in addressed], addressed)
-        # each registered address as a number (its position in by_address), -1 when the firm has none
-        self.address_number = self.by_address.number
+        # each firm's registered address as a number (its position in by_address), -1 when the firm has none
         self.firm_address_number = np.full(len(address_key), -1, dtype=np.int64)
-        self.firm_address_number[addressed] = [self.address_number[address_key[i]] for i in addressed]
+        self.firm_address_number[addressed] = [self.by_address.number[address_key[i]] for i in addressed]
 
     def _dates(self) -> None:
         est = pd.to_datetime(self.firms["established_date"], errors="coerce")
         dereg = pd.to_datetime(self.firms["deregistered_date"], errors="coerce")
         self.established = est.to_numpy(dtype="datetime64[D]")
         self.deregistered = dereg.to_numpy(dtype="datetime64[D]")
-        self._firm_texts()
 
     def _firm_texts(self) -> None:
         """The firm columns the evidence quotes, as lists (read from `firms` in a tenth of their pickling time)."""

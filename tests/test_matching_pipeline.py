@@ -389,7 +389,7 @@ def test_register_lookups_answer_as_dicts_of_lists_and_survive_the_trip_between_
         built, sent = getattr(register, lookup), getattr(arrived, lookup)
         assert len(built) > 0, lookup
         assert {k: built[k] for k in built.keys} == {k: sent[k] for k in sent.keys}, lookup
-    assert arrived.address_number == register.address_number
+    assert arrived.by_address.number == register.by_address.number
     assert [vars(e) for e in arrived.entries] == [vars(e) for e in register.entries]
 
 
