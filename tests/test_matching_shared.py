@@ -44,7 +44,7 @@ def test_patentsview_assignees_against_opencorporates_names(tmp_path):
     _, result, _ = _run(marx_pv_opencorporates, tmp_path)
     company = result.by_type["company"]
     assert company.precision >= 0.99, result.summary()
-    assert company.recall >= 0.63, result.summary()  # 0.6391 measured; renames bound it
+    assert company.recall >= 0.635, result.summary()  # 0.6412 measured; renames bound it
 
 
 def test_subsidiaries_are_not_taken_for_their_parent(tmp_path):
@@ -77,10 +77,13 @@ def test_patentsview_variant_clusters(tmp_path):
     cluster must go to the firm the string itself names (SHENZHEN CHINA STAR typos -> Shenzhen China Star, not
     Wuhan China Star, typos and all), never to an unrelated firm."""
     real, result, workspace = _run(pv_variant_clusters, tmp_path)
-    assert result.overall.labels >= 90
-    assert result.overall.precision >= 0.97, result.summary()
-    # the misses are a university, a regents board and an institute: never linked to a firm, by design
-    assert result.overall.recall >= 0.95, result.summary()
+    company = result.by_type["company"]
+    assert company.labels >= 90
+    assert company.precision >= 0.97, result.summary()
+    assert company.recall >= 0.97, result.summary()  # 1.0 measured
+    # the universities and the institute among the labels are kept and typed, never linked to a firm (by design)
+    for kind in ("university", "institute"):
+        assert result.by_type[kind].labels >= 1 and result.by_type[kind].links_made == 0, result.summary()
     flagged = evaluate_unverified(real, workspace, tmp_path)
     print(flagged.summary(max_errors=10))
     assert flagged.overall.labels >= 1_000
