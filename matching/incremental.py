@@ -11,7 +11,8 @@ Affected applicants:
   keys, cores and masked hashes select applicants by set membership, and the n-gram block runs
   only for applicants near a changed entry. Also applicants whose stored links or evidence name a
   changed firm; people who are legal representative of one; group applicants linked to a changed
-  firm's parent;
+  firm's parent; and, when any firm changed, every applicant that is a glued assignment clause (its
+  candidate is the longest register name its text starts with, which any changed name may now be);
 * applicants named in the review decisions file (decisions are applied first, as in a full run);
 * people filing with any applicant above (their link goes through co-applicants' firms).
 
@@ -46,7 +47,7 @@ from matching import geo
 from matching.applicants import Applicants, _memberships, build_applicants
 from matching.decisions import load_reviews
 from matching.matcher import FIRM_TYPES, Matcher
-from matching.normalize import ParsedName
+from matching.normalize import GLUED_STATEMENT_PATTERN, ParsedName, assignment_statement
 from matching.pipeline import no_cycle_collection, worker_count
 from matching.register import (
     FirmRegister,
@@ -305,6 +306,11 @@ def _affected_by_firms(applicants: pd.DataFrame, filings: pd.DataFrame, matches:
     firm_like = applicants[applicants["applicant_type"].isin(FIRM_TYPES)]
     named = list(zip(firm_like["applicant_id"], map(parse, firm_like["name"]), strict=True))
     affected |= {aid for aid, p in named if p.key in entry_keys or p.core in entry_cores or p.branch_of in entry_keys}
+    # a glued assignment clause meets the longest register name its text starts with: a changed name anywhere
+    # may be that one now, so every such applicant is searched again (none in a modern register's workspace)
+    clauses = firm_like["name"].str.fullmatch(GLUED_STATEMENT_PATTERN).fillna(False).to_numpy(bool)
+    affected |= {aid for aid, name in zip(firm_like["applicant_id"][clauses], firm_like["name"][clauses], strict=True)
+                 if assignment_statement(name)}
     fuzzy = _without_exact_candidate(matches, firm_like["applicant_id"])
     searched = [(aid, p) for aid, p in named if aid in fuzzy]
     # one substitution: a masked hash of the applicant's core equals one of a changed Chinese entry's core
@@ -347,7 +353,7 @@ def _without_exact_candidate(matches: pd.DataFrame, applicant_ids: pd.Series) ->
     further (matching/matcher.py, `_match_firm_names`)."""
     evidence = pc.fill_null(pa.array(matches["evidence"], pa.string()), "")
     # stored evidence is JSON written with or without a space after each colon (json / orjson)
-    exact = pc.match_substring_regex(evidence, '"matched_variant": ?{[^}]*"via": ?"(key|core|branch_parent)"')
+    exact = pc.match_substring_regex(evidence, '"matched_variant": ?{[^}]*"via": ?"(key|core|branch_parent|glued_prefix)"')
     conflict = pc.match_substring_regex(evidence, '"region": ?"(conflict|name_conflict)"')
     linked = matches["firm_id"].notna().to_numpy() & matches["link_type"].isin(("direct", "former_name")).to_numpy()
     settled = linked & exact.to_numpy(zero_copy_only=False) & ~conflict.to_numpy(zero_copy_only=False)

@@ -33,7 +33,7 @@ from rapidfuzz.distance import Levenshtein
 from matching import scoring
 from matching.applicants import Applicants
 from matching.decisions import Review
-from matching.normalize import ParsedName, parse_name
+from matching.normalize import GLUED_STATEMENT_PATTERN, ParsedName, assignment_statement, parse_name
 from matching.pairs import (
     LEGAL,
     REGIONS,
@@ -46,7 +46,7 @@ from matching.pairs import (
     date_shares,
     score_pairs,
 )
-from matching.register import ENTRY_KINDS, FirmRegister
+from matching.register import ENTRY_KINDS, FirmRegister, GluedNames
 
 FIRM_TYPES = ("company", "unknown")
 NOT_FIRM_REASON = {
@@ -193,6 +193,7 @@ class Applicant:
     last_filing: str | None = None
     first_day: int | None = None
     last_day: int | None = None
+    statement: str | None = None  # the text after the head of a glued assignment clause (normalize.py)
 
 
 def _labels(names: tuple[str, ...], codes: np.ndarray) -> list[str]:
@@ -308,6 +309,11 @@ class Matcher:
         table = self.apps.table
         # the columns each process reads to build the Applicant objects of its own applicants (_applicants)
         self._columns = [table[c].tolist() for c in _APPLICANT_COLUMNS]
+        # glued assignment clauses, found in bulk (none in a modern register's run: then nothing more is built)
+        maybe = np.flatnonzero(table["name"].str.fullmatch(GLUED_STATEMENT_PATTERN).fillna(False).to_numpy(bool))
+        names = self._columns[_APPLICANT_COLUMNS.index("name")]
+        self._statements = {i: text for i in maybe.tolist() if (text := assignment_statement(names[i]))}
+        self._glued_names = GluedNames(self.reg) if self._statements else None  # before the shards fork
         kind = table["applicant_type"]
         settled = table["applicant_id"].isin([a for a, r in self.reviews.items() if r.chosen or r.reject_all])
         firm_like = (kind.isin(FIRM_TYPES) & ~settled).to_numpy()
@@ -368,6 +374,7 @@ class Matcher:
                                   region if isinstance(region, str) and region else None,
                                   city if isinstance(city, str) and city else None,
                                   dates(applicant_id, _NO_DATES), form, addresses(applicant_id, no_address)))
+            apps[-1].statement = self._statements.get(i)
         _date_ends(apps)
         return apps
 
@@ -402,14 +409,19 @@ class Matcher:
         yield rows_table(self.rows), ends
 
     def _exact(self, apps: list[Applicant]) -> Pairs:
-        """Exact key, exact core and branch -> parent key, first way found per entry (per applicant: the key's
-        entries, then the core's, then the parent key's, each in the register's order)."""
+        """Exact key, exact core, branch -> parent key and, for a glued assignment clause, the longest register name
+        its text starts with; first way found per entry (per applicant: the key's entries, then the core's, then
+        the parent key's, then the glued name's, each in the register's order)."""
         by_key, by_core = self.reg.by_key, self.reg.by_core
         parsed = [app.parsed for app in apps]
         found = [by_key.gather([p.key for p in parsed]), by_core.gather([p.core for p in parsed]),
                  by_key.gather([p.branch_of or None for p in parsed])]
+        vias = ["key", "core", "branch_parent"]
+        if self._glued_names is not None:
+            found.append(self._glued_names.longest_prefixes([app.statement for app in apps]))
+            vias.append("glued_prefix")
         app_idx, entry_idx, via_idx = [], [], []
-        for via, (counts, entries) in zip(("key", "core", "branch_parent"), found, strict=True):
+        for via, (counts, entries) in zip(vias, found, strict=True):
             app_idx.append(np.repeat(np.arange(len(apps), dtype=np.int64), counts))
             entry_idx.append(entries)
             via_idx.append(np.full(len(entries), VIAS.index(via), dtype=np.int64))
@@ -598,9 +610,12 @@ class Matcher:
         return facts
 
     def _applicant_facts(self, app: Applicant) -> dict:
-        return {"name": app.name, "normalized_name": app.parsed.key, "core": app.parsed.core, "type": app.type,
-                "province": app.province, "city": app.city, "filings": len(app.dates),
-                "first_filing": app.first_filing, "last_filing": app.last_filing}
+        facts = {"name": app.name, "normalized_name": app.parsed.key, "core": app.parsed.core, "type": app.type,
+                 "province": app.province, "city": app.city, "filings": len(app.dates),
+                 "first_filing": app.first_filing, "last_filing": app.last_filing}
+        if app.statement:
+            facts["glued_clause_text"] = app.statement  # what the register's names were looked for at the start of
+        return facts
 
     # --- people --------------------------------------------------------------------------------
     def _match_person(self, app: Applicant) -> None:

@@ -17,10 +17,10 @@ from matching import scoring
 from matching.normalize import ParsedName
 from matching.register import FirmRegister
 
-VIAS = ("key", "core", "branch_parent", "fuzzy")
+VIAS = ("key", "core", "branch_parent", "glued_prefix", "fuzzy")
 REGIONS = ("city", "province", "unknown", "conflict", "name_conflict")
 LEGAL = ("agree", "unknown", "differ")
-VARIANTS = ("current", "former", "english", "branch_parent")
+VARIANTS = ("current", "former", "english", "branch_parent", "glued_prefix")
 # filing dates are keyed as applicant * _SPAN + day number, so one sorted array serves every applicant
 _SPAN = 1 << 21
 _DAY_LIMIT = (1 << 20) - 2
@@ -211,8 +211,8 @@ def score_pairs(reg: FirmRegister, codes: RegisterCodes, side: ApplicantSide, pa
     firm_address = reg.firm_address_number[firm]
     # whether the firm's registered address is one of the applicant's own addresses
     same_address = (firm_address >= 0) & np.isin(a * codes.address_width + firm_address, applicant.addresses)
-    variant = np.where(pairs.via == VIAS.index("branch_parent"), VARIANTS.index("branch_parent"),
-                       reg.entry_kind[e])
+    variant = np.select([pairs.via == VIAS.index("branch_parent"), pairs.via == VIAS.index("glued_prefix")],
+                        [VARIANTS.index("branch_parent"), VARIANTS.index("glued_prefix")], reg.entry_kind[e])
 
     region_w = np.array([scoring.REGION[r] for r in REGIONS])[region]
     legal_w = np.where(a_zh, np.array([scoring.LEGAL_FORM[g] for g in LEGAL])[legal],

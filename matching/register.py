@@ -29,7 +29,7 @@ import spacy
 from graph.workspace import Workspace
 from matching import geo
 from matching.classify import classify_applicant
-from matching.normalize import ParsedName, normalize_name, parse_name
+from matching.normalize import ParsedName, glued, normalize_name, parse_name
 
 T = TypeVar("T")
 
@@ -621,3 +621,31 @@ class FirmRegister:
             for i, e in zip(np.repeat(owner, counts).tolist(), self.sub_entries[flat].tolist(), strict=True):
                 found[i].add(e)
         return found
+
+
+class GluedNames:
+    """Every register entry under its name and under its matching key as a glued assignment clause writes them
+    (`normalize.glued`: ABBOTT LABORATORIES -> ABBOTTLABORATORIES), to find where the assignee's name ends in a
+    clause's text (`normalize.assignment_statement`): at the longest glued name the text starts with. Built only by
+    a run that has such clauses."""
+
+    SHORTEST = 6  # letters: shorter names would start too many texts by chance
+
+    def __init__(self, reg: FirmRegister):
+        keyed = reg.by_key
+        found = {(glued(raw), e) for e, raw in enumerate(reg.entry_raw)}
+        for k, key in enumerate(keyed.keys):
+            name = glued(key)
+            found.update((name, e) for e in keyed.ids[keyed.starts[k]:keyed.starts[k + 1]].tolist())
+        found = sorted(pair for pair in found if len(pair[0]) >= self.SHORTEST)
+        self.names = Postings([name for name, _ in found], np.array([e for _, e in found], dtype=np.int64))
+        self.longest = max(map(len, self.names.keys), default=0)
+
+    def longest_prefixes(self, texts: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
+        """For each text, the entries of the longest glued name it starts with (none: no such name), as
+        Postings.gather answers: how many per text, then all of them, text after text."""
+        known, prefixes = self.names.number, []
+        for text in texts:
+            prefixes.append(next((text[:n] for n in range(min(len(text or ""), self.longest), self.SHORTEST - 1, -1)
+                                  if text[:n] in known), None))
+        return self.names.gather(prefixes)

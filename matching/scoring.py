@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 
-METHOD_VERSION = "match-1.3"  # 1.2: English connectives/abbreviations, former-name holders by key and place;
-# 1.3: an excluded firm is listed once per entry, with a reason also when filings straddle its life
+METHOD_VERSION = "match-1.4"  # 1.2: English connectives/abbreviations, former-name holders by key and place;
+# 1.3: an excluded firm is listed once per entry, with a reason also when filings straddle its life;
+# 1.4: glued assignment clauses (ASSIGNORSTOEASTMANKODAK…) are searched by the register names they start with
 
 AUTO_THRESHOLD = 0.90  # score >= this: decision auto (link used downstream)
 REVIEW_THRESHOLD = 0.50  # score in [review, auto): decision review; below: no link (rejected)
@@ -31,7 +32,9 @@ REGION = {"city": 2.0, "province": 1.0, "unknown": 0.0, "conflict": -3.0, "name_
 LEGAL_FORM = {"agree": 0.5, "unknown": 0.0, "differ": -4.0}
 # Latin-script names change form without changing firm (X, Inc. -> X, LLC is a conversion): a mild doubt
 LEGAL_FORM_LATIN = {"agree": 0.5, "unknown": 0.0, "differ": -1.5}
-VARIANT = {"current": 0.0, "former": -0.5, "english": -0.5, "branch_parent": -1.5}
+# glued_prefix: a name cut from a glued assignment clause where the longest register name ends (normalize.py):
+# the text shows no boundary, the register supplies it
+VARIANT = {"current": 0.0, "former": -0.5, "english": -0.5, "branch_parent": -1.5, "glued_prefix": -1.5}
 SHORT_FUZZY = -4.0  # a non-exact match on a short trade name (Clarion vs Aclarion)
 DATES_OUTSIDE = -6.0  # times the share of filings outside the firm's life
 SHORT_CORE_ZH = 3  # Chinese names (without place and legal form) of at most this many characters are short

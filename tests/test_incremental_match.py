@@ -184,3 +184,41 @@ def test_missing_or_stale_name_parses_are_rebuilt_and_change_nothing(tmp_path, u
         assert all(parse_name(raw) == parse for raw, parse in fresh.parses.items())
         spellings = {raw for raws in rebuilt.read_df("applicants")["raw_variants"] for raw in raws}
         assert fresh.types == {raw: classify_applicant(raw) for raw in spellings}
+
+
+def test_a_new_firm_whose_name_begins_a_glued_assignment_clause_gets_that_applicant(tmp_path):
+    """A glued clause's candidate is the longest register name its text starts with, so any new or renamed firm may
+    be it: after a registry change the clause is matched again, and the tables equal those of a full match."""
+    from fixtures.matching.tables import firms_frame, patents_frame, write_workspace
+
+    # (the register's name is a small part of the clause: its n-grams do not bring it near the new firm's name)
+    clause = "ASSIGNORTOZENITHCHICAGOILLINOISACORPORATIONOFDELAWAREFILEDAPRIL41958SERIALNO727001"
+    patents = patents_frame()
+    extra = patents.iloc[[0]].assign(publication_number="US2900004A", applicants=[[clause]],
+                                     applicant_addresses=[[]])
+    patents = pd.concat([patents, extra], ignore_index=True)
+    firms_before = firms_frame()
+    zenith = firms_before.iloc[[0]].reset_index(drop=True)
+    zenith.loc[0, ["firm_id", "name"]] = ["US00000000ZENITH01", "Zenith Corp."]
+    zenith.loc[0, ["english_name", "province", "city", "address", "legal_representative"]] = pd.NA
+    zenith["former_names"] = [[]]
+    firms_after = pd.concat([firms_before, zenith], ignore_index=True)
+
+    ws = write_workspace(tmp_path / "refreshed", patents, firms_before)
+    run_matching(ws, "20260101T000000Z-match-base", workers=1)
+    ws.write("firms", firms_after, "fixture")
+    before = write_workspace(tmp_path / "before", patents, firms_before).read_df("firms")
+    # found from the changed firm's side, whatever the n-gram block (which a register this small also reaches) says
+    applicants, filings, matches, firms = (ws.read_df(name) for name in ("applicants", "filings", "matches", "firms"))
+    affected, _ = _affected_by_firms(applicants, filings, matches, firms, before, changed_firm_ids(before, firms),
+                                     parse_name)
+    assert set(applicants.loc[applicants["name"] == clause, "applicant_id"]) <= affected
+    rematch(ws, "20260102T000000Z-match-refresh", set(), before)
+    full = write_workspace(tmp_path / "full", patents, firms_after)
+    run_matching(full, "20260102T000000Z-match-full", workers=1)
+
+    matches = ws.read_df("matches").merge(ws.read_df("applicants")[["applicant_id", "name"]], on="applicant_id")
+    assert matches.loc[matches["name"] == clause, ["firm_id", "decision"]].values.tolist() == [
+        ["US00000000ZENITH01", "auto"]]
+    for name in ("applicants", "filings", "matches"):
+        assert ws.read(name).equals(full.read(name)), name

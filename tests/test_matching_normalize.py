@@ -10,7 +10,7 @@ import pytest
 
 from matching import classify_applicant, normalize_name
 from matching.geo import parse_address
-from matching.normalize import parse_name
+from matching.normalize import assignment_statement, parse_name
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
@@ -237,3 +237,19 @@ def test_han_only_names_take_the_short_path_to_the_same_parse():
              "广东省深圳市华兴电子股份有限公司", "上海张江高科技园区开发股份有限公司", "有限公司"]
     for name in names:
         assert parse_name.__wrapped__(name) == _parse_any(name), name
+
+
+@pytest.mark.parametrize(("raw", "text"), [
+    ("ASSIGNORSTOEASTMANKODAKROCHESTERNY", "EASTMANKODAKROCHESTERNY"),
+    ("ASSIGNORTOTOSHIBACORPTOKYOJAPAN", "TOSHIBACORPTOKYOJAPAN"),  # the first TO after a head
+    ("ASSIGNORSBYMESNEASSIGNMENTSTOGENERALMOTORS", "GENERALMOTORS"),
+    ("ASSIGNMENTSTOALBAPHARMACEUTICAL", "ALBAPHARMACEUTICAL"),
+    ("AESIGNORSTOHUGHESAIRCRAFTCULVER", "HUGHESAIRCRAFTCULVER"),  # OCR slips in the head
+    ("ASSIGIIORTOABBOTTLABNORTHCHICAGO", "ABBOTTLABNORTHCHICAGO"),
+    ("Assignors to Eastman Kodak Company", None),  # words and spaces: a name (or a sentence), not a glued clause
+    ("EASTMANKODAKCOMPANYROCHESTER", None),  # no head
+    ("ACCORDINGTOTHEINVENTIONAMETHOD", None),  # text before a TO that is no clause head
+    ("ASSIGNORSTO", None),
+])
+def test_glued_assignment_clauses_give_the_text_after_their_head(raw, text):
+    assert assignment_statement(raw) == text

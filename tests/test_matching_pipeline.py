@@ -445,3 +445,37 @@ def test_kept_name_parses_are_what_parsing_and_typing_every_name_afresh_gives(tm
                                pa.array(spellings, pa.string()), parse_name.__wrapped__, classify_applicant)
     written = workspace.read("name_parses")
     assert written.equals(afresh.cast(written.schema))  # the contract's schema: some columns are not null
+
+
+def test_a_glued_assignment_clause_links_the_longest_register_name_it_starts_with(tmp_path):
+    # OCR'd pre-1976 US full text: the assignee clause glued into one word, head slips and all. The register says
+    # where the name ends: EASTMAN KODAK COMPANY, not the shorter EASTMAN INC it also starts with
+    kodak, eastman, hughes_ca, hughes_tx = "US0000000000KODAK1", "US00000000EASTMAN1", "US000000HUGHESCA01", "US000000HUGHESTX01"
+    workspace = _workspace_with(tmp_path, [
+        f"{kodak},Eastman Kodak Company,,,operating,1901-10-24,,,,,,,",
+        f"{eastman},Eastman Inc.,,,operating,1950-01-01,,,,,,,",
+        f"{hughes_ca},Hughes Aircraft Co.,,,operating,1932-01-01,,,,,,,",
+        f"{hughes_tx},HUGHES AIRCRAFT CO,,,operating,1932-01-01,,,,,,,",
+    ], ["US2900001A,1955-06-19,ASSIGNORSTOEASTMANKODAKCOMPANYROCHESTERNYACORPORATIONOFNEWJERSEYFILEDJUNE191955,",
+        "US2900002A,1956-02-01,ASSIGIIORTOEASTMANKODAKROCHESTERNYFILEDFEB11956NO,",
+        "US2900003A,1957-03-03,ASSIGNORTOHUGHESAIRCRAFTCOCULVERCITYCALIFFILEDMAR31957,",
+        "US2900004A,1958-04-04,ASSIGNORTOZENITHRADIOCHICAGOILLFILEDAPRIL41958NO,",
+        "US2900005A,1959-05-05,EASTMANKODAKCOMPANYROCHESTERNEWYORK,"])
+    first = _rows_for(workspace, "ASSIGNORSTOEASTMANKODAKCOMPANYROCHESTERNYACORPORATIONOFNEWJERSEYFILEDJUNE191955")
+    assert first[["firm_id", "decision", "link_type"]].values.tolist() == [[kodak, "auto", "direct"]]
+    evidence = json.loads(first["evidence"].iloc[0])
+    assert evidence["matched_variant"] == {"name": "Eastman Kodak Company", "variant": "current", "via": "glued_prefix"}
+    assert evidence["features"]["variant"] == "glued_prefix"
+    assert evidence["applicant"]["glued_clause_text"].startswith("EASTMANKODAKCOMPANYROCHESTER")
+    # a slip in the head; the name without its legal form (the register's key)
+    second = _rows_for(workspace, "ASSIGIIORTOEASTMANKODAKROCHESTERNYFILEDFEB11956NO")
+    assert second[["firm_id", "decision"]].values.tolist() == [[kodak, "auto"]]
+    # two register firms of one name: neither is linked, both are shown, equally scored
+    hughes = _rows_for(workspace, "ASSIGNORTOHUGHESAIRCRAFTCOCULVERCITYCALIFFILEDMAR31957")
+    assert hughes["decision"].tolist() == ["rejected"] and hughes["firm_id"].isna().all()
+    shown = json.loads(hughes["evidence"].iloc[0])["candidates"]
+    assert {c["firm_id"] for c in shown} == {hughes_ca, hughes_tx} and shown[0]["score"] == shown[1]["score"]
+    # no register name at the start of the text; and a glued name without a clause head is not a clause
+    for raw in ("ASSIGNORTOZENITHRADIOCHICAGOILLFILEDAPRIL41958NO", "EASTMANKODAKCOMPANYROCHESTERNEWYORK"):
+        row = _rows_for(workspace, raw).iloc[0]
+        assert row["decision"] == "rejected" and pd.isna(row["firm_id"]), raw

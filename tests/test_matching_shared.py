@@ -55,11 +55,14 @@ def test_subsidiaries_are_not_taken_for_their_parent(tmp_path):
     assert result.overall.links_made == 0, result.errors[:10]
 
 
-def test_raw_patent_strings_make_no_wrong_link(tmp_path):
-    """Glued OCR strings (ASSIGNORSTOEASTMANKODAKROCHESTERNY…) are not names: nothing is found, nothing is wrong."""
+def test_raw_patent_strings_are_cut_where_a_register_name_ends(tmp_path):
+    """Glued OCR clauses (ASSIGNORSTOEASTMANKODAKROCHESTERNY…, head slips and all) link the firm whose name the text
+    starts with, and never a wrong one. (The register is Dyèvre's clean names, cut from these very strings: a
+    register of every US firm would offer more names to stop at.)"""
     _, result, _ = _run(_every_fifth(dyevre_fglmy_raw), tmp_path)  # the bench runs all 14,890
     assert result.overall.labels > 2_000
     assert result.overall.links_made - result.overall.correct == 0, result.summary()
+    assert result.overall.recall >= 0.93, result.summary()  # 0.957 measured on all labels
 
 
 def test_gleif_other_names_among_sec_companies(tmp_path):
