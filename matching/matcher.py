@@ -33,7 +33,7 @@ from rapidfuzz.distance import Levenshtein
 from matching import scoring
 from matching.applicants import Applicants
 from matching.decisions import Review
-from matching.normalize import GLUED_STATEMENT_PATTERN, ParsedName, assignment_statement, parse_name
+from matching.normalize import GLUED_CLAUSE_PATTERN, ParsedName, glued_clause_text, parse_name
 from matching.pairs import (
     LEGAL,
     REGIONS,
@@ -193,7 +193,7 @@ class Applicant:
     last_filing: str | None = None
     first_day: int | None = None
     last_day: int | None = None
-    statement: str | None = None  # the text after the head of a glued assignment clause (normalize.py)
+    clause_text: str | None = None  # the text after the head of a glued assignment clause (normalize.py)
 
 
 def _labels(names: tuple[str, ...], codes: np.ndarray) -> list[str]:
@@ -310,10 +310,10 @@ class Matcher:
         # the columns each process reads to build the Applicant objects of its own applicants (_applicants)
         self._columns = [table[c].tolist() for c in _APPLICANT_COLUMNS]
         # glued assignment clauses, found in bulk (none in a modern register's run: then nothing more is built)
-        maybe = np.flatnonzero(table["name"].str.fullmatch(GLUED_STATEMENT_PATTERN).fillna(False).to_numpy(bool))
+        maybe = np.flatnonzero(table["name"].str.fullmatch(GLUED_CLAUSE_PATTERN).fillna(False).to_numpy(bool))
         names = self._columns[_APPLICANT_COLUMNS.index("name")]
-        self._statements = {i: text for i in maybe.tolist() if (text := assignment_statement(names[i]))}
-        self._glued_names = GluedNames(self.reg) if self._statements else None  # before the shards fork
+        self._clause_texts = {i: text for i in maybe.tolist() if (text := glued_clause_text(names[i]))}
+        self._glued_names = GluedNames(self.reg) if self._clause_texts else None  # before the shards fork
         kind = table["applicant_type"]
         settled = table["applicant_id"].isin([a for a, r in self.reviews.items() if r.chosen or r.reject_all])
         firm_like = (kind.isin(FIRM_TYPES) & ~settled).to_numpy()
@@ -374,7 +374,7 @@ class Matcher:
                                   region if isinstance(region, str) and region else None,
                                   city if isinstance(city, str) and city else None,
                                   dates(applicant_id, _NO_DATES), form, addresses(applicant_id, no_address)))
-            apps[-1].statement = self._statements.get(i)
+            apps[-1].clause_text = self._clause_texts.get(i)
         _date_ends(apps)
         return apps
 
@@ -418,7 +418,7 @@ class Matcher:
                  by_key.gather([p.branch_of or None for p in parsed])]
         vias = ["key", "core", "branch_parent"]
         if self._glued_names is not None:
-            found.append(self._glued_names.longest_prefixes([app.statement for app in apps]))
+            found.append(self._glued_names.longest_prefixes([app.clause_text for app in apps]))
             vias.append("glued_prefix")
         app_idx, entry_idx, via_idx = [], [], []
         for via, (counts, entries) in zip(vias, found, strict=True):
@@ -613,8 +613,8 @@ class Matcher:
         facts = {"name": app.name, "normalized_name": app.parsed.key, "core": app.parsed.core, "type": app.type,
                  "province": app.province, "city": app.city, "filings": len(app.dates),
                  "first_filing": app.first_filing, "last_filing": app.last_filing}
-        if app.statement:
-            facts["glued_clause_text"] = app.statement  # what the register's names were looked for at the start of
+        if app.clause_text:
+            facts["glued_clause_text"] = app.clause_text  # what the register's names were looked for at the start of
         return facts
 
     # --- people --------------------------------------------------------------------------------

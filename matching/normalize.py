@@ -242,23 +242,23 @@ def normalize_name(name: str) -> str:
 # An OCR'd US assignment clause glued into one word (old full-text patents): ASSIGNORSTOEASTMANKODAKCOMPANY
 # ROCHESTERNY… Its head (ASSIGNOR(S), ASSIGNMENTS, … BY MESNE ASSIGNMENTS) and "TO" come first; then the assignee,
 # its place and whatever the OCR ran on into, with no boundary a parser could see (the register's names give it).
-GLUED_STATEMENT_PATTERN = r"[A-Z0-9]{16,}"
-_GLUED_STATEMENT_RE = re.compile(GLUED_STATEMENT_PATTERN)
-_STATEMENT_HEADS = ("ASSIGNOR", "ASSIGNORS", "ASSIGNMENT", "ASSIGNMENTS", "ASSIGNORBYMESNEASSIGNMENTS",
+GLUED_CLAUSE_PATTERN = r"[A-Z0-9]{16,}"
+_GLUED_CLAUSE_RE = re.compile(GLUED_CLAUSE_PATTERN)
+_CLAUSE_HEADS = ("ASSIGNOR", "ASSIGNORS", "ASSIGNMENT", "ASSIGNMENTS", "ASSIGNORBYMESNEASSIGNMENTS",
                     "ASSIGNORSBYMESNEASSIGNMENTS", "ASSIGNORSBYDIRECTANDMESNEASSIGNMENTS", "BYMESNEASSIGNMENTS")
 _HEAD_SLIPS = 2  # OCR slips allowed in the head (ASSIGIIORTO, AESIGNORSTO)
 
 
-def assignment_statement(raw: str) -> str | None:
+def glued_clause_text(raw: str) -> str | None:
     """The text after the head of a glued assignment clause ("ASSIGNORSTOEASTMANKODAK…" -> "EASTMANKODAK…"), or
     None when `raw` is not one (a name with a space, a lower-case letter or punctuation never is)."""
-    if not isinstance(raw, str) or not _GLUED_STATEMENT_RE.fullmatch(raw):
+    if not isinstance(raw, str) or not _GLUED_CLAUSE_RE.fullmatch(raw):
         return None
     start = 0
     while (at := raw.find("TO", start, 40)) >= 0:
         head = raw[:at]
         if len(head) >= 6 and min(Levenshtein.distance(head, h, score_cutoff=_HEAD_SLIPS + 1)
-                                  for h in _STATEMENT_HEADS) <= _HEAD_SLIPS:
+                                  for h in _CLAUSE_HEADS) <= _HEAD_SLIPS:
             return raw[at + 2:] or None
         start = at + 1
     return None

@@ -626,7 +626,7 @@ class FirmRegister:
 class GluedNames:
     """Every register entry under its name and under its matching key as a glued assignment clause writes them
     (`normalize.glued`: ABBOTT LABORATORIES -> ABBOTTLABORATORIES), to find where the assignee's name ends in a
-    clause's text (`normalize.assignment_statement`): at the longest glued name the text starts with. Built only by
+    clause's text (`normalize.glued_clause_text`): at the longest glued name the text starts with. Built only by
     a run that has such clauses."""
 
     SHORTEST = 6  # letters: shorter names would start too many texts by chance

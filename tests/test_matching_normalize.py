@@ -10,7 +10,7 @@ import pytest
 
 from matching import classify_applicant, normalize_name
 from matching.geo import parse_address
-from matching.normalize import assignment_statement, parse_name
+from matching.normalize import glued_clause_text, parse_name
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
@@ -252,4 +252,4 @@ def test_han_only_names_take_the_short_path_to_the_same_parse():
     ("ASSIGNORSTO", None),
 ])
 def test_glued_assignment_clauses_give_the_text_after_their_head(raw, text):
-    assert assignment_statement(raw) == text
+    assert glued_clause_text(raw) == text
