@@ -308,7 +308,7 @@ def _affected_by_firms(applicants: pd.DataFrame, filings: pd.DataFrame, matches:
     affected |= {aid for aid, p in named if p.key in entry_keys or p.core in entry_cores or p.branch_of in entry_keys}
     # a glued assignment clause meets the longest register name its text starts with: a changed name anywhere
     # may be that one now, so every such applicant is searched again (none in a modern register's workspace)
-    clauses = firm_like["name"].str.fullmatch(GLUED_CLAUSE_PATTERN).fillna(False).to_numpy(bool)
+    clauses = firm_like["name"].astype("str").str.fullmatch(GLUED_CLAUSE_PATTERN).to_numpy(bool)
     affected |= {aid for aid, name in zip(firm_like["applicant_id"][clauses], firm_like["name"][clauses], strict=True)
                  if glued_clause_text(name)}
     fuzzy = _without_exact_candidate(matches, firm_like["applicant_id"])

@@ -310,7 +310,8 @@ class Matcher:
         # the columns each process reads to build the Applicant objects of its own applicants (_applicants)
         self._columns = [table[c].tolist() for c in _APPLICANT_COLUMNS]
         # glued assignment clauses, found in bulk (none in a modern register's run: then nothing more is built)
-        maybe = np.flatnonzero(table["name"].str.fullmatch(GLUED_CLAUSE_PATTERN).fillna(False).to_numpy(bool))
+        # (astype: a run with no applicant has an untyped empty column)
+        maybe = np.flatnonzero(table["name"].astype("str").str.fullmatch(GLUED_CLAUSE_PATTERN).to_numpy(bool))
         names = self._columns[_APPLICANT_COLUMNS.index("name")]
         self._clause_texts = {i: text for i in maybe.tolist() if (text := glued_clause_text(names[i]))}
         self._glued_names = GluedNames(self.reg) if self._clause_texts else None  # before the shards fork
