@@ -119,9 +119,9 @@ def _splink_applicants(out: Path):
     from graph.workspace import Quarantine
     from matching.applicants import build_applicants
 
-    patents = Workspace(out / "ws").read_df("patents", columns=["publication_number", "applicants",
-                                                                 "applicant_addresses", "application_date",
-                                                                 "source_file", "source_position"])
+    patents = Workspace(out / "ws").read("patents", columns=["publication_number", "applicants",
+                                                              "applicant_addresses", "application_date",
+                                                              "source_file", "source_position"])
     return build_applicants(patents, Quarantine("matching"))
 
 

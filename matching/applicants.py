@@ -20,6 +20,8 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from graph.workspace import Quarantine
 from matching import geo
@@ -35,7 +37,7 @@ def applicant_id(key: str, province: str | None, city: str | None) -> str:
 @dataclass
 class Applicants:
     table: pd.DataFrame  # the `applicants` contract columns
-    filings: pd.DataFrame  # the `filings` contract columns plus application_date
+    filings: pd.DataFrame  # the `filings` contract columns
     dates: dict[str, np.ndarray]  # applicant_id -> sorted application dates (datetime64[D])
     # Patent memberships, kept linear: one patent with n applicants costs n entries, not n².
     members: dict[str, list[str]]  # publication_number -> applicant_ids on it (multi-applicant patents only)
@@ -62,20 +64,21 @@ class _Filings:
     patent_address: np.ndarray  # the patent's first address, or None
 
 
-def _flatten(values: list) -> tuple[np.ndarray, np.ndarray]:
-    """List cells -> (all items in order, items per cell); a missing cell counts as empty."""
-    cells = [v for v in values if v is not None]
-    lengths = np.array([0 if v is None else len(v) for v in values], dtype=np.int64)
-    return (np.concatenate(cells, dtype=object) if cells else np.empty(0, dtype=object)), lengths
+def _flatten(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """A list column -> (all items in order, as Python objects; items per cell); a missing cell counts as empty.
+    Flattened in Arrow: the million Python lists of the column's to_pandas() cost ~4 s at 1M patents."""
+    lists = column.combine_chunks()
+    lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy().astype(np.int64)
+    return np.asarray(pc.list_flatten(lists).to_numpy(zero_copy_only=False), dtype=object), lengths
 
 
 def _clean(values, empty=None) -> list:
     return [(v.strip() or empty) if isinstance(v, str) else empty for v in values]
 
 
-def _explode(patents: pd.DataFrame, quarantine: Quarantine) -> _Filings:
-    names, n_names = _flatten(patents["applicants"].tolist())
-    addresses, n_addresses = _flatten(patents["applicant_addresses"].tolist())
+def _explode(patents: pa.Table, quarantine: Quarantine) -> _Filings:
+    names, n_names = _flatten(patents.column("applicants"))
+    addresses, n_addresses = _flatten(patents.column("applicant_addresses"))
     patent = np.repeat(np.arange(len(n_names)), n_names)
     slot = np.arange(len(names)) - np.repeat(np.cumsum(n_names) - n_names, n_names)  # index within its patent
     address_start = np.cumsum(n_addresses) - n_addresses
@@ -91,8 +94,8 @@ def _explode(patents: pd.DataFrame, quarantine: Quarantine) -> _Filings:
     keep = raw != ""  # empty slots between separators (e.g. "A;;B") leave nothing to resolve
     per_patent = np.bincount(patent[keep], minlength=len(n_names))
     if (per_patent == 0).any():
-        numbers, files, positions = (patents[c].tolist() for c in ("publication_number", "source_file",
-                                                                     "source_position"))
+        numbers, files, positions = (patents.column(c).to_pylist() for c in ("publication_number", "source_file",
+                                                                              "source_position"))
         for p in np.flatnonzero(per_patent == 0).tolist():
             quarantine.add(files[p], positions[p], "applicants", f"patent {numbers[p]} has no applicant name",
                            numbers[p])
@@ -128,10 +131,11 @@ class SideWork(Protocol):
         """classify_applicant of the names it took, in order."""
 
 
-def build_applicants(patents: pd.DataFrame, quarantine: Quarantine,
+def build_applicants(patents: pa.Table, quarantine: Quarantine,
                      parse: Callable[[str], ParsedName] = parse_name,
                      classify: Callable[[str], str] = classify_applicant, side: SideWork | None = None) -> Applicants:
-    """parse, classify: parse_name and classify_applicant, or ones answering from kept names
+    """patents: the `patents` columns publication_number, applicants, applicant_addresses, application_date,
+    source_file and source_position. parse, classify: parse_name and classify_applicant, or ones answering from kept names
     (matching.register.parse_with, classify_with). side: types some names elsewhere (with classify_applicant)
     while this process parses the names and types the others."""
     rows = _explode(patents, quarantine)
@@ -197,12 +201,11 @@ def build_applicants(patents: pd.DataFrame, quarantine: Quarantine,
     }, columns=["applicant_id", "name", "raw_variants", "normalized_name", "applicant_type", "country", "region",
                 "city", "patent_count"])
 
-    days = patents["application_date"].to_numpy(dtype=object)[rows.patent]
-    day_numbers = pd.to_datetime(patents["application_date"], errors="coerce").to_numpy(dtype="datetime64[D]")
-    numbers = patents["publication_number"].to_numpy(dtype=object)[rows.patent]
+    day_numbers = patents.column("application_date").to_numpy().astype("datetime64[D]")
+    numbers = np.asarray(patents.column("publication_number").take(rows.patent).to_numpy(zero_copy_only=False),
+                         dtype=object)
     filings = pd.DataFrame({"publication_number": numbers, "position": rows.position, "raw_name": rows.raw,
-                            "address": rows.own, "patent_address": rows.patent_address, "application_date": days,
-                            "applicant_id": aid})
+                            "address": rows.own, "applicant_id": aid})
     dates = _sorted_dates(day_numbers[rows.patent], group, ids)
     members, patents_of = _memberships(numbers, aid)
     return Applicants(table, filings, dates, members, patents_of, _own_addresses(group, own_code, owns, ids),

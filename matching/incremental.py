@@ -239,8 +239,8 @@ def _strings(values) -> pa.Array:
     return pa.array(sorted(set(values)), pa.string())
 
 
-def _patents(table: pa.Table, numbers: pa.Array, wanted: set[str]) -> pd.DataFrame:
-    return table.filter(pc.is_in(numbers, value_set=_strings(wanted))).to_pandas()
+def _patents(table: pa.Table, numbers: pa.Array, wanted: set[str]) -> pa.Table:
+    return table.filter(pc.is_in(numbers, value_set=_strings(wanted)))
 
 
 def _patents_of(numbers: pa.ChunkedArray, filing_keys: pa.ChunkedArray, keys: set[str]) -> set[str]:

@@ -111,9 +111,9 @@ def _cancel(job: ForkedCall, answer: Future) -> None:
     answer.exception()
 
 
-def _read_patents(workspace: Workspace) -> pd.DataFrame:
-    return workspace.read_df("patents", columns=["publication_number", "applicants", "applicant_addresses",
-                                                 "application_date", "source_file", "source_position"])
+def _read_patents(workspace: Workspace) -> pa.Table:
+    return workspace.read("patents", columns=["publication_number", "applicants", "applicant_addresses",
+                                              "application_date", "source_file", "source_position"])
 
 
 class _RegisterChild:
