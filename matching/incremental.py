@@ -47,7 +47,7 @@ from matching import geo
 from matching.applicants import Applicants, _memberships, build_applicants
 from matching.decisions import load_reviews
 from matching.matcher import FIRM_TYPES, Matcher
-from matching.normalize import GLUED_CLAUSE_PATTERN, ParsedName, glued_clause_text
+from matching.normalize import ParsedName, glued_clauses
 from matching.pipeline import no_cycle_collection, worker_count
 from matching.register import (
     FirmRegister,
@@ -308,9 +308,7 @@ def _affected_by_firms(applicants: pd.DataFrame, filings: pd.DataFrame, matches:
     affected |= {aid for aid, p in named if p.key in entry_keys or p.core in entry_cores or p.branch_of in entry_keys}
     # a glued assignment clause meets the longest register name its text starts with: a changed name anywhere
     # may be that one now, so every such applicant is searched again (none in a modern register's workspace)
-    clauses = firm_like["name"].astype("str").str.fullmatch(GLUED_CLAUSE_PATTERN).to_numpy(bool)
-    affected |= {aid for aid, name in zip(firm_like["applicant_id"][clauses], firm_like["name"][clauses], strict=True)
-                 if glued_clause_text(name)}
+    affected |= set(firm_like["applicant_id"].iloc[list(glued_clauses(firm_like["name"]))])
     fuzzy = _without_exact_candidate(matches, firm_like["applicant_id"])
     searched = [(aid, p) for aid, p in named if aid in fuzzy]
     # one substitution: a masked hash of the applicant's core equals one of a changed Chinese entry's core

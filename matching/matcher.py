@@ -33,7 +33,7 @@ from rapidfuzz.distance import Levenshtein
 from matching import scoring
 from matching.applicants import Applicants
 from matching.decisions import Review
-from matching.normalize import GLUED_CLAUSE_PATTERN, ParsedName, glued_clause_text, parse_name
+from matching.normalize import ParsedName, glued_clauses, parse_name
 from matching.pairs import (
     LEGAL,
     REGIONS,
@@ -309,11 +309,8 @@ class Matcher:
         table = self.apps.table
         # the columns each process reads to build the Applicant objects of its own applicants (_applicants)
         self._columns = [table[c].tolist() for c in _APPLICANT_COLUMNS]
-        # glued assignment clauses, found in bulk (none in a modern register's run: then nothing more is built)
-        # (astype: a run with no applicant has an untyped empty column)
-        maybe = np.flatnonzero(table["name"].astype("str").str.fullmatch(GLUED_CLAUSE_PATTERN).to_numpy(bool))
-        names = self._columns[_APPLICANT_COLUMNS.index("name")]
-        self._clause_texts = {i: text for i in maybe.tolist() if (text := glued_clause_text(names[i]))}
+        # glued assignment clauses (none in a modern register's run: then nothing more is built)
+        self._clause_texts = glued_clauses(table["name"])
         self._glued_names = GluedNames(self.reg) if self._clause_texts else None  # before the shards fork
         kind = table["applicant_type"]
         settled = table["applicant_id"].isin([a for a, r in self.reviews.items() if r.chosen or r.reject_all])
@@ -374,8 +371,8 @@ class Matcher:
             apps.append(Applicant(applicant_id, names[i], parsed, kinds[i],
                                   region if isinstance(region, str) and region else None,
                                   city if isinstance(city, str) and city else None,
-                                  dates(applicant_id, _NO_DATES), form, addresses(applicant_id, no_address)))
-            apps[-1].clause_text = self._clause_texts.get(i)
+                                  dates(applicant_id, _NO_DATES), form, addresses(applicant_id, no_address),
+                                  clause_text=self._clause_texts.get(i)))
         _date_ends(apps)
         return apps
 
