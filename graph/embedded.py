@@ -10,10 +10,10 @@ A build writes a new version file and, only once it is complete, replaces CURREN
 reading it while later builds come and go; a build that dies never changes CURRENT. After a
 switch, versions older than the current and the one before it are removed.
 
-A delta build (`write_delta_version`) copies the current version's file, applies the rows that
-changed since its saved tables (deletes, property updates, inserts) or COPYs a much-changed
-relationship table whole, and is published the same way, so readers see either the old complete
-version or the new complete one.
+A delta build (`write_delta_version`) copies the current version's file, applies the node rows that
+changed since its saved tables (deletes, property updates, inserts) and the relationships added,
+COPYs a relationship table that lost or changed rows (or gained many) whole, and is published the
+same way, so readers see either the old complete version or the new complete one.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from graph.cypher import CypherError, QueryTimeout, ReadOnlyViolation
-from graph.schema import NODE_TYPES, NODES, REL_TYPES
+from graph.schema import NODE_TYPES, REL_TYPES
 from graph.transform import GraphTables, TableDelta
 
 CURRENT = "CURRENT"
@@ -192,12 +192,15 @@ def write_delta_version(graph_dir: Path, previous: Path, tables: GraphTables, de
                         replace: frozenset[str] = frozenset()) -> tuple[Path, dict[str, int], dict[str, int]]:
     """Create the next version as a copy of `previous` with `deltas` applied; return path and counts.
 
-    `deltas` holds every node table and the relationship tables changed row by row; the relationship
-    tables in `replace` (RANKED_IN after a re-rank, RESOLVES_TO after a re-match) are dropped,
-    recreated and COPYed whole from `tables` instead. Order: removed and changed relationships are
-    deleted, removed nodes detach-deleted, changed node properties SET, new nodes and relationships
-    COPYed in. Does not touch CURRENT; on failure the partial copy is removed.
+    `deltas` holds every node table and the relationship tables that only gained rows; the relationship
+    tables in `replace` (any with a deleted or changed row: deleting relationships costs LadybugDB more
+    than a COPY, graph/load.py) are dropped, recreated and COPYed whole from `tables` instead. Order: the
+    replaced tables dropped, removed nodes detach-deleted, changed node properties SET, new nodes and
+    relationships COPYed in. Does not touch CURRENT; on failure the partial copy is removed.
     """
+    kept = [rel.type for rel in REL_TYPES if rel.type not in replace]
+    if any(deltas[name].deleted.num_rows or deltas[name].updated.num_rows for name in kept):
+        raise ValueError("a relationship table with deleted or changed rows must be replaced whole")
     steps = step_seconds if step_seconds is not None else {}
     path, staging = _next_version(graph_dir)
     saved = saved_tables_dir(previous)
@@ -209,16 +212,11 @@ def write_delta_version(graph_dir: Path, previous: Path, tables: GraphTables, de
         try:
             connection = lb.Connection(database)
             for rel in REL_TYPES:
-                started = time.perf_counter()
-                if rel.type in replace:  # dropping and recreating is far faster than deleting every row
+                if rel.type in replace:
+                    started = time.perf_counter()
                     connection.execute(f"DROP TABLE {rel.type}")
                     connection.execute(rel_table_statement(rel))
                     steps[f"drop {rel.type}"] = time.perf_counter() - started
-                else:
-                    delta = deltas[rel.type]
-                    gone = pa.concat_tables([delta.deleted, delta.updated.select(delta.deleted.column_names)])
-                    _load_from(connection, staging, f"delete-{rel.type}", gone, delete_rels_statement(rel))
-                    steps[f"delete {rel.type}"] = time.perf_counter() - started
             for node in NODE_TYPES:
                 delta = deltas[node.label]
                 started = time.perf_counter()
@@ -232,8 +230,7 @@ def write_delta_version(graph_dir: Path, previous: Path, tables: GraphTables, de
                     _copy(connection, staging, rel.type, tables.rels[rel.type])
                     steps[f"COPY {rel.type}"] = time.perf_counter() - started
                 else:
-                    delta = deltas[rel.type]
-                    _copy(connection, staging, rel.type, pa.concat_tables([delta.inserted, delta.updated]))
+                    _copy(connection, staging, rel.type, deltas[rel.type].inserted)
                     steps[f"insert {rel.type}"] = time.perf_counter() - started
             started = time.perf_counter()
             nodes, rels = _counts(connection)
@@ -259,15 +256,6 @@ def write_delta_version(graph_dir: Path, previous: Path, tables: GraphTables, de
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path, nodes, rels
-
-
-def delete_rels_statement(rel) -> str:
-    """LOAD FROM a file of (c0 = start key, c1 = end key, identity ...): delete those relationships."""
-    start, end = NODES[rel.start], NODES[rel.end]
-    where = " AND ".join(f"(r.{name} = c{i} OR (r.{name} IS NULL AND c{i} IS NULL))"
-                         for i, name in enumerate(rel.identity, start=2))
-    return (f"MATCH (a:{start.label} {{{start.key}: c0}})-[r:{rel.type}]->(b:{end.label} {{{end.key}: c1}})"
-            + (f" WHERE {where}" if where else "") + " DELETE r")
 
 
 def delete_nodes_statement(node) -> str:

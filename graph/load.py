@@ -48,18 +48,25 @@ _DELTA_MAX_SHARE = 0.9
 # reading and diffing the saved tables, saving the new ones (1M: 0.8 + 5.9 + 1.4 s of a 59 s build).
 _DELTA_FIXED_SHARE = 0.15
 
-# Once more than this share of a table's rows changed, applying them to a copy of the database costs
-# about as much as COPYing the table whole: LadybugDB's checkpoint rewrites the storage of every node
-# group a change touches, and the changes of a refresh are spread over all of them. 300k refresh, each
-# table's delta checkpointed alone, against its COPY in a full build: RESOLVES_TO (4.9 % of its rows
-# changed) 6.4 s vs 3.3 s, ACTIVE_IN_CHAIN (2.9 %) 2.6 vs 0.9, ACTIVE_IN (1.8 %) 1.4 vs 1.0, Patent (1.0 %)
-# 1.7 vs 1.5, FILED (1.0 %) 0.7 vs 1.0 (docs/performance.md "Delta load by estimated cost").
+# Deleting relationships costs more than COPYing their table whole: LadybugDB's checkpoint then rewrites the
+# relationship storage of every node group a deletion touches, and a refresh's deletions are spread over
+# all of them. 1M graph, 300-1,000 random rows deleted, checkpointed, against the table's COPY in a full
+# build: RANKED_IN 55.3 s vs 21.4, ACTIVE_IN_CHAIN 13.0 vs 2.3, RESOLVES_TO 10.2 vs 10.7, CITES 4.8 vs 2.6,
+# IN_NODE 4.2 vs 4.0, FILED 3.3 vs 4.9, ACTIVE_IN 1.8 vs 2.8, LOCATED_IN 0.4 vs 0.8 (and a changed row is
+# a deletion plus an insert). So a relationship table with a deleted or changed row is replaced whole
+# (docs/performance.md "Small refreshes: the graph load").
+#
+# Inserts alone are cheaper: 0.25-0.5 of the COPY for 1,000 rows (1.1 for RESOLVES_TO, whose evidence texts
+# are most of its bytes). Above this share of the rows they are COPYed with the table instead.
 REWRITE_SHARE = 0.01
 
 # Applying changes row by row to a table costs about this much of its COPY for each changed share of its
 # rows: at 1M, 1 % of the rows changed cost Patent 0.52 of its COPY, Firm 0.30, FILED 0.38, IN_NODE 0.10
-# (one delta and one full build under the same load, 00:59-01:02 UTC).
+# (one delta and one full build under the same load, 00:59-01:02 UTC) ...
 _ROW_DELTA_WEIGHT = 30
+# ... and at least this much once any row changed: the checkpoint rewrites whole column chunks. 0.1 % of
+# the rows changed: Patent 0.19, IN_NODE 0.25, FILED 0.24, Applicant 0.42, Firm 0.55.
+_ROW_DELTA_FLOOR = 0.25
 
 
 def delta_max_share() -> float:
@@ -74,17 +81,22 @@ def copy_cost(table: pa.Table) -> int:
     return table.nbytes
 
 
-def replaced_whole(name: str, table: pa.Table, changes: int) -> bool:
+def replaced_whole(name: str, table: pa.Table, delta: TableDelta) -> bool:
     """Whether a delta drops and re-COPYs this table instead of applying its changed rows (relationship
     tables only: a node table cannot be dropped under its relationships)."""
-    return name in RELS and changes > REWRITE_SHARE * table.num_rows
+    if name not in RELS:
+        return False
+    return bool(delta.deleted.num_rows or delta.updated.num_rows) or delta.changes > REWRITE_SHARE * table.num_rows
 
 
-def delta_cost(name: str, table: pa.Table, changes: int) -> float:
+def delta_cost(name: str, table: pa.Table, delta: TableDelta) -> float:
     """A delta's cost for one table, in the units of `copy_cost`."""
-    if replaced_whole(name, table, changes):
+    if not delta.changes:
+        return 0.0
+    if replaced_whole(name, table, delta):
         return copy_cost(table)
-    return copy_cost(table) * min(1.0, _ROW_DELTA_WEIGHT * changes / max(table.num_rows, 1))
+    share = delta.changes / max(table.num_rows, 1)
+    return copy_cost(table) * min(1.0, _ROW_DELTA_FLOOR + _ROW_DELTA_WEIGHT * share)
 
 
 def _probe_columns(name: str, table: pa.Table) -> list[str]:
@@ -122,22 +134,20 @@ def build_embedded_graph(workspace: Workspace, run_id: str, *, mode: str = "auto
         estimate = _DELTA_FIXED_SHARE * full_cost
         deltas, at_least, steps["diff"] = {}, {}, 0.0
         # Dearest tables first, so that a delta too dear is found after one or two of them. A relationship
-        # table whose long columns are most of it is first compared on its short ones: their changes are a
-        # lower bound of the table's, enough to tell that it will be replaced whole (then its long texts
-        # are never read) or that the delta is too dear.
+        # table whose long columns are most of it is first compared on its short ones: a deleted or changed
+        # row there is enough to replace it whole (then its long texts are never read).
         for name in sorted(all_tables, key=lambda n: copy_cost(all_tables[n]), reverse=True):
             new = all_tables[name]
             probe = _probe_columns(name, new)
+            found = None
             if name in RELS and 2 * new.select(probe).nbytes < new.nbytes:
-                at_least[name] = _diff(name, saved[name], new.select(probe), steps, probe).changes
-                if replaced_whole(name, new, at_least[name]):
-                    replace.add(name)
-            if name not in replace:
-                deltas[name] = _diff(name, saved[name], new, steps)
-                at_least[name] = deltas[name].changes
-                if replaced_whole(name, new, at_least[name]):
-                    replace.add(name)
-            estimate += delta_cost(name, new, at_least[name])
+                found = _diff(name, saved[name], new.select(probe), steps, probe)
+            if found is None or not replaced_whole(name, new, found):
+                found = deltas[name] = _diff(name, saved[name], new, steps)
+            if replaced_whole(name, new, found):
+                replace.add(name)
+            at_least[name] = found.changes
+            estimate += delta_cost(name, new, found)
             if estimate > limit:
                 break
         share = f"a delta estimated at {estimate / max(full_cost, 1):.0%} of a full build's cost"

@@ -11,6 +11,7 @@ from graph_fixtures import F_ALGO, F_CHIP, F_OPTIC, F_ROBOT, F_VISION, RUN_ID, f
 
 import graph.embedded as embedded
 import graph.load
+import graph.transform
 from graph.catalog import list_queries
 from graph.cypher import run_cypher
 from graph.embedded import current_version, read_manifest
@@ -97,8 +98,9 @@ def catalog_answers(workspace: Workspace) -> dict[str, list]:
 def graphs(request, tmp_path_factory):
     """A graph built before the refresh then updated by a delta, and one built in full after it.
 
-    The fixture's refresh changes more than REWRITE_SHARE of its changed relationship tables, so by
-    default they are replaced whole; with the share at 1 every change is applied row by row instead.
+    The fixture's refresh adds more than REWRITE_SHARE of the rows of FILED and IN_NODE (its new patents),
+    so by default they are COPYed whole; with the share at 1 their new rows are inserted instead. Tables
+    that lost or changed rows are replaced whole either way.
     """
     delta = Workspace(tmp_path_factory.mktemp("delta"))
     write_tables(delta, before_refresh())
@@ -109,11 +111,9 @@ def graphs(request, tmp_path_factory):
         if request.param == "changed rows applied":
             patch.setattr(graph.load, "REWRITE_SHARE", 1.0)
         build_embedded_graph(delta, "after")
-    replaced = read_manifest(delta.graph_dir)["build"]["replaced"]
-    if request.param == "changed rows applied":
-        assert replaced == []
-    else:
-        assert {"RANKED_IN", "RESOLVES_TO", "FILED"} <= set(replaced)
+    replaced = set(read_manifest(delta.graph_dir)["build"]["replaced"])
+    assert {"RANKED_IN", "RESOLVES_TO"} <= replaced  # re-scored; a link lost
+    assert ({"FILED", "IN_NODE"} & replaced) == (set() if request.param == "changed rows applied" else {"FILED", "IN_NODE"})
     full = Workspace(tmp_path_factory.mktemp("full"))
     write_tables(full, after_refresh())
     build_embedded_graph(full, "after", mode="full")
@@ -229,3 +229,22 @@ def test_diff_of_a_table_appended_to_finds_new_and_changed_rows_in_any_row_order
         assert sorted(delta.inserted["to"].to_pylist()) == ["p4", "p5"]
         assert delta.updated.to_pylist() == [{"from": "a2", "to": "p2", "position": 1, "raw_name": "乙公司"}]
         assert delta.deleted.num_rows == 0
+
+
+def test_a_relationship_table_that_lost_or_changed_a_row_is_replaced_whole():
+    """LadybugDB deletes relationships at more than the cost of a COPY: one lost or changed row is enough."""
+    from graph.load import delta_cost, replaced_whole
+
+    rows = pa.table({"from": [f"a{i}" for i in range(1000)], "to": ["f"] * 1000})
+    keys = rows.slice(0, 0)
+    one_gone = graph.transform.TableDelta(keys, keys, rows.slice(0, 1))
+    one_changed = graph.transform.TableDelta(keys, rows.slice(0, 1), keys)
+    few_new = graph.transform.TableDelta(rows.slice(0, 5), keys, keys)
+    many_new = graph.transform.TableDelta(rows.slice(0, 50), keys, keys)
+    assert replaced_whole("LOCATED_IN", rows, one_gone) and replaced_whole("LOCATED_IN", rows, one_changed)
+    assert not replaced_whole("LOCATED_IN", rows, few_new)  # 0.5 % of the rows: inserted
+    assert replaced_whole("LOCATED_IN", rows, many_new)  # 5 %: COPYed whole
+    assert not replaced_whole("Firm", rows, one_gone)  # a node table cannot be dropped under its relationships
+    assert delta_cost("LOCATED_IN", rows, one_gone) == rows.nbytes
+    assert 0.25 * rows.nbytes < delta_cost("LOCATED_IN", rows, few_new) < rows.nbytes
+    assert delta_cost("LOCATED_IN", rows, graph.transform.TableDelta(keys, keys, keys)) == 0
