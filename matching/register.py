@@ -280,12 +280,12 @@ def name_parses_table(kept: KeptNames, names: pa.Array, spellings: pa.Array, par
     typed = pc.is_in(raws, value_set=spellings)
     have = (pa.concat_arrays([taken.column("applicant_type").combine_chunks(), pa.nulls(len(missing), pa.string())]
                              ).take(order) if taken is not None and kept.types else pa.nulls(len(raws), pa.string()))
-    need = np.flatnonzero(pc.and_(typed, pc.is_null(have)).to_numpy(zero_copy_only=False))
-    types = have.to_pylist()
-    for i, raw in zip(need.tolist(), raws.take(need).to_pylist(), strict=True):
-        types[i] = classify(raw)
+    need = pc.and_(typed, pc.is_null(have))
+    # only the spellings without a kept type are classified (a refresh: the new ones), set in place
+    found = pa.array([classify(raw) for raw in raws.filter(need).to_pylist()], pa.string())
+    have = pc.replace_with_mask(have, need, found) if len(found) else have
     columns.update(parser=pa.repeat(pa.scalar(parser_digest()), len(raws)),
-                   applicant_type=pc.if_else(typed, pa.array(types, pa.string()), pa.scalar(None, pa.string())),
+                   applicant_type=pc.if_else(typed, have, pa.scalar(None, pa.string())),
                    classifier=pa.repeat(pa.scalar(classifier_digest()), len(raws)))
     return pa.table(columns)
 
