@@ -283,7 +283,7 @@ def name_parses_table(kept: KeptNames, names: pa.Array, spellings: pa.Array, par
     need = pc.and_(typed, pc.is_null(have))
     # only the spellings without a kept type are classified (a refresh: the new ones), set in place
     found = pa.array([classify(raw) for raw in raws.filter(need).to_pylist()], pa.string())
-    have = pc.replace_with_mask(have, need, found) if len(found) else have
+    have = pc.replace_with_mask(have, need, found)
     columns.update(parser=pa.repeat(pa.scalar(parser_digest()), len(raws)),
                    applicant_type=pc.if_else(typed, have, pa.scalar(None, pa.string())),
                    classifier=pa.repeat(pa.scalar(classifier_digest()), len(raws)))

@@ -11,13 +11,12 @@ from graph_fixtures import F_ALGO, F_CHIP, F_OPTIC, F_ROBOT, F_VISION, RUN_ID, f
 
 import graph.embedded as embedded
 import graph.load
-import graph.transform
 from graph.catalog import list_queries
 from graph.cypher import run_cypher
 from graph.embedded import current_version, read_manifest
-from graph.load import build_embedded_graph, open_reader
+from graph.load import build_embedded_graph, delta_cost, open_reader, replaced_whole
 from graph.schema import NODE_TYPES, NODES, REL_TYPES
-from graph.transform import diff_table
+from graph.transform import TableDelta, diff_table
 from graph.workspace import Workspace
 
 pytestmark = pytest.mark.ladybug
@@ -233,18 +232,16 @@ def test_diff_of_a_table_appended_to_finds_new_and_changed_rows_in_any_row_order
 
 def test_a_relationship_table_that_lost_or_changed_a_row_is_replaced_whole():
     """LadybugDB deletes relationships at more than the cost of a COPY: one lost or changed row is enough."""
-    from graph.load import delta_cost, replaced_whole
-
     rows = pa.table({"from": [f"a{i}" for i in range(1000)], "to": ["f"] * 1000})
     keys = rows.slice(0, 0)
-    one_gone = graph.transform.TableDelta(keys, keys, rows.slice(0, 1))
-    one_changed = graph.transform.TableDelta(keys, rows.slice(0, 1), keys)
-    few_new = graph.transform.TableDelta(rows.slice(0, 5), keys, keys)
-    many_new = graph.transform.TableDelta(rows.slice(0, 50), keys, keys)
+    one_gone = TableDelta(keys, keys, rows.slice(0, 1))
+    one_changed = TableDelta(keys, rows.slice(0, 1), keys)
+    few_new = TableDelta(rows.slice(0, 5), keys, keys)
+    many_new = TableDelta(rows.slice(0, 50), keys, keys)
     assert replaced_whole("LOCATED_IN", rows, one_gone) and replaced_whole("LOCATED_IN", rows, one_changed)
     assert not replaced_whole("LOCATED_IN", rows, few_new)  # 0.5 % of the rows: inserted
     assert replaced_whole("LOCATED_IN", rows, many_new)  # 5 %: COPYed whole
     assert not replaced_whole("Firm", rows, one_gone)  # a node table cannot be dropped under its relationships
     assert delta_cost("LOCATED_IN", rows, one_gone) == rows.nbytes
     assert 0.25 * rows.nbytes < delta_cost("LOCATED_IN", rows, few_new) < rows.nbytes
-    assert delta_cost("LOCATED_IN", rows, graph.transform.TableDelta(keys, keys, keys)) == 0
+    assert delta_cost("LOCATED_IN", rows, TableDelta(keys, keys, keys)) == 0
